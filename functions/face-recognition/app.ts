@@ -1,0 +1,52 @@
+// The function assembled from its settings: real S3 source and sink, engine, gallery, students.
+// index.ts serves it; tests and the benchmark build it in-process the same way.
+import { createDynamoClient } from "../../lib/dynamo.js";
+import type { Logger } from "../../lib/log.js";
+import { createS3Client } from "../../lib/s3.js";
+import type { FunctionConfig } from "./config.js";
+import type { Gallery } from "./gallery/gallery.js";
+import { createHandler } from "./handler.js";
+import { type Analyzer, analyzeVideo } from "./pipeline/analyze.js";
+import { S3VideoSource } from "./pipeline/fetch-video.js";
+import { S3Sink } from "./pipeline/report.js";
+import { makeAnalyzer, openStudents, readGallery, startEngine } from "./runtime.js";
+import { type RunningServer, startFunctionServer } from "./server.js";
+
+export const FUNCTION_NAME = "face-recognition";
+
+export interface FunctionApp {
+  handle: ReturnType<typeof createHandler>;
+  analyzer: Analyzer;
+  gallery: Gallery;
+}
+
+export async function createFunctionApp(config: FunctionConfig, logger: Logger): Promise<FunctionApp> {
+  const s3 = createS3Client(config.s3);
+  const [engine, gallery, students] = await Promise.all([
+    startEngine(config.recognition),
+    readGallery(config.gallery, s3),
+    openStudents(config.students, () => createDynamoClient(config.dynamo)),
+  ]);
+  const analyzer = makeAnalyzer(config.recognition, engine, gallery, students);
+  const handle = createHandler({
+    source: new S3VideoSource(s3),
+    sink: new S3Sink(s3, config.s3.outputBucket),
+    analyze: (file, video) => analyzeVideo(file, video, analyzer),
+    inputBucket: config.s3.inputBucket,
+    maxVideoBytes: config.recognition.maxVideoBytes,
+    token: config.token,
+    logger,
+  });
+  return { handle, analyzer, gallery };
+}
+
+export function serveFunction(app: FunctionApp, config: FunctionConfig, logger: Logger): Promise<RunningServer> {
+  return startFunctionServer(app.handle, {
+    host: config.host,
+    port: config.port,
+    functionName: FUNCTION_NAME,
+    maxBodyBytes: 1024 * 1024,
+    maxInflight: config.maxInflight,
+    logger,
+  });
+}

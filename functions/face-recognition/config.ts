@@ -1,0 +1,90 @@
+// The function's settings, read once at start. The CLI reads the same recognition settings, so
+// every command-line option also has an environment variable.
+import { availableParallelism } from "node:os";
+import { type Env, readSettings, type SettingsReader } from "../../lib/config.js";
+import { type DynamoSettings, readDynamoSettings, readS3Settings, type S3Settings } from "../../lib/cloud.js";
+import type { BackendChoice, Detector } from "./pipeline/faces.js";
+import type { MatchRules } from "./pipeline/match.js";
+import type { Mode } from "./pipeline/recognize.js";
+
+export interface RecognitionSettings {
+  mode: Mode;
+  detector: Detector;
+  backend: BackendChoice;
+  sampleFps: number;
+  frameWidth: number;
+  tinyInputSize: number;
+  /** Rule overrides; unset rules take the defaults for the gallery's model. */
+  rules: Partial<MatchRules>;
+  maxVideoBytes: number;
+  maxVideoSeconds: number;
+  maxVideoPixels: number;
+  ffmpegPath?: string;
+}
+
+export interface StudentSettings {
+  table: string;
+  /** A local student_data.json instead of the table. */
+  file?: string;
+}
+
+export interface FunctionConfig {
+  host: string;
+  port: number;
+  workers: number;
+  /** A gallery file, or s3://bucket/key. */
+  gallery: string;
+  recognition: RecognitionSettings;
+  students: StudentSettings;
+  s3: S3Settings;
+  dynamo: DynamoSettings;
+  /** When set, requests must carry `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Requests past this many in flight get 429, as the watchdog's max_inflight answers. */
+  maxInflight: number;
+}
+
+export function readRecognitionSettings(read: SettingsReader): RecognitionSettings {
+  const optionalNumber = (name: string, min: number, max: number) =>
+    read.optional(name) === undefined ? undefined : read.number(name, 0, { min, max });
+  const rules: Partial<MatchRules> = {
+    threshold: optionalNumber("MATCH_THRESHOLD", 0, 2),
+    margin: optionalNumber("MATCH_MARGIN", 0, 2),
+    minScore: optionalNumber("MIN_DETECTION_SCORE", 0, 1),
+    minFacePx: optionalNumber("MIN_FACE_PX", 0, 10_000),
+    minFrames: optionalNumber("MIN_FRAMES", 1, 1_000),
+  };
+  return {
+    mode: read.oneOf("RECOGNITION_MODE", ["all", "first"] as const, "all"),
+    detector: read.oneOf("DETECTOR", ["tiny", "ssd"] as const, "tiny"),
+    backend: read.oneOf("FACE_BACKEND", ["auto", "tensorflow", "wasm", "cpu"] as const, "auto"),
+    sampleFps: read.number("SAMPLE_FPS", 2, { min: 0.05, max: 60 }),
+    frameWidth: read.int("FRAME_WIDTH", 640, { min: 64, max: 4096 }),
+    tinyInputSize: read.int("TINY_INPUT_SIZE", 416, { min: 128, max: 1024 }),
+    rules: Object.fromEntries(Object.entries(rules).filter(([, v]) => v !== undefined)) as Partial<MatchRules>,
+    maxVideoBytes: read.int("MAX_VIDEO_BYTES", 512 * 1024 * 1024, { min: 1 }),
+    maxVideoSeconds: read.number("MAX_VIDEO_SECONDS", 600, { min: 1 }),
+    maxVideoPixels: read.int("MAX_VIDEO_PIXELS", 4096 * 2304, { min: 64 * 64 }),
+    ffmpegPath: read.optional("FFMPEG_PATH"),
+  };
+}
+
+export function readStudentSettings(read: SettingsReader): StudentSettings {
+  return { table: read.string("STUDENTS_TABLE", "students"), file: read.optional("STUDENTS_FILE") };
+}
+
+export function readFunctionConfig(env: Env = process.env): FunctionConfig {
+  return readSettings(env, (read) => ({
+    host: read.string("HOST", "127.0.0.1"),
+    port: read.int("PORT", 3000, { min: 0, max: 65535 }),
+    // The wasm backend runs on one core: one worker process per core.
+    workers: read.int("WORKERS", availableParallelism(), { min: 1, max: 64 }),
+    gallery: read.string("GALLERY"),
+    recognition: readRecognitionSettings(read),
+    students: readStudentSettings(read),
+    s3: readS3Settings(read),
+    dynamo: readDynamoSettings(read),
+    token: read.secret("FUNCTION_TOKEN", "function-token", false),
+    maxInflight: read.int("MAX_INFLIGHT", 4, { min: 1, max: 1000 }),
+  }));
+}

@@ -1,0 +1,171 @@
+// Stage 3: frames → faces. @vladmandic/face-api finds faces, their 68 landmarks and a 128-D
+// descriptor. Backend: tfjs-node where it loads (optional dependency), else the wasm backend. The
+// pure-JS cpu backend is 25–40× slower and is used only when asked for by name.
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+
+export type Detector = "tiny" | "ssd";
+export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
+
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface DetectedFace {
+  box: Box;
+  /** Detector confidence, 0–1. */
+  score: number;
+  descriptor: Float32Array;
+}
+
+export interface RgbImage {
+  width: number;
+  height: number;
+  rgb: Buffer;
+}
+
+/** The narrow interface the pipeline sees. */
+export interface FaceEngine {
+  readonly backend: string;
+  readonly detector: Detector;
+  detect(image: RgbImage): Promise<DetectedFace[]>;
+  /** Live tensors in the engine: flat across frames when nothing leaks. */
+  tensorCount(): number;
+}
+
+export interface EngineOptions {
+  detector: Detector;
+  backend: BackendChoice;
+  /** Lowest detector score kept (detection stage). */
+  minDetectionScore: number;
+  /** Input size of the tiny detector (multiple of 32). */
+  tinyInputSize: number;
+}
+
+// face-api's own types come from its bundled tfjs; keep the surface we use small and typed here.
+interface Tensor3D {
+  dispose(): void;
+}
+interface FaceApiResult {
+  detection: { score: number; box: Box };
+  descriptor: Float32Array;
+}
+interface FaceApi {
+  tf: {
+    tensor3d(values: Uint8Array, shape: [number, number, number], dtype: "int32"): Tensor3D;
+    setBackend(name: string): Promise<boolean>;
+    ready(): Promise<void>;
+    getBackend(): string;
+    memory(): { numTensors: number };
+    engine(): { startScope(): void; endScope(): void };
+  };
+  nets: Record<
+    "ssdMobilenetv1" | "tinyFaceDetector" | "faceLandmark68Net" | "faceRecognitionNet",
+    {
+      readonly isLoaded: boolean;
+      loadFromDisk(path: string): Promise<void>;
+    }
+  >;
+  SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults?: number }) => object;
+  TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => object;
+  detectAllFaces(
+    input: Tensor3D,
+    options: object,
+  ): { withFaceLandmarks(): { withFaceDescriptors(): Promise<FaceApiResult[]> } };
+}
+
+const requireHere = createRequire(import.meta.url);
+
+/** Loads the face-api build that matches the backend that can run here. */
+function loadFaceApi(choice: BackendChoice): { faceapi: FaceApi; backend: string } {
+  if (choice === "auto" || choice === "tensorflow") {
+    try {
+      requireHere("@tensorflow/tfjs-node");
+      return { faceapi: requireHere("@vladmandic/face-api") as FaceApi, backend: "tensorflow" };
+    } catch (err) {
+      if (choice === "tensorflow")
+        throw new Error(`FACE_BACKEND=tensorflow but @tensorflow/tfjs-node does not load: ${(err as Error).message}`);
+    }
+  }
+  const faceapi = requireHere("@vladmandic/face-api/dist/face-api.node-wasm.js") as FaceApi;
+  if (choice === "cpu") return { faceapi, backend: "cpu" };
+  const wasm = requireHere("@tensorflow/tfjs-backend-wasm") as {
+    setWasmPaths(path: string, usePlatformFetch?: boolean): void;
+  };
+  // The .wasm binaries ship in the package: load them from disk, never from a CDN.
+  const wasmDir = join(dirname(requireHere.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist/");
+  wasm.setWasmPaths(wasmDir);
+  return { faceapi, backend: "wasm" };
+}
+
+export function modelDir(): string {
+  return join(dirname(requireHere.resolve("@vladmandic/face-api/package.json")), "model");
+}
+
+const engines = new Map<string, Promise<FaceEngine>>();
+
+/** Models load once per process; the first inference (slow: kernels compile) happens here. */
+export function loadFaceEngine(options: EngineOptions): Promise<FaceEngine> {
+  const key = JSON.stringify(options);
+  let engine = engines.get(key);
+  if (!engine) {
+    engine = createEngine(options);
+    engines.set(key, engine);
+  }
+  return engine;
+}
+
+async function createEngine(options: EngineOptions): Promise<FaceEngine> {
+  const { faceapi, backend } = loadFaceApi(options.backend);
+  const tf = faceapi.tf;
+  if (backend !== "tensorflow") {
+    if (!(await tf.setBackend(backend))) throw new Error(`the tfjs ${backend} backend failed to start`);
+  }
+  await tf.ready();
+  const dir = modelDir();
+  const nets = [
+    options.detector === "ssd" ? faceapi.nets.ssdMobilenetv1 : faceapi.nets.tinyFaceDetector,
+    faceapi.nets.faceLandmark68Net,
+    faceapi.nets.faceRecognitionNet,
+  ];
+  // Nets are shared by every engine of the process (face-api keeps them globally): load each once.
+  await Promise.all(nets.filter((net) => !net.isLoaded).map((net) => net.loadFromDisk(dir)));
+  const detectorOptions =
+    options.detector === "ssd"
+      ? new faceapi.SsdMobilenetv1Options({ minConfidence: options.minDetectionScore, maxResults: 50 })
+      : new faceapi.TinyFaceDetectorOptions({
+          inputSize: options.tinyInputSize,
+          scoreThreshold: options.minDetectionScore,
+        });
+
+  const engine: FaceEngine = {
+    backend: tf.getBackend(),
+    detector: options.detector,
+    async detect(image) {
+      const pixels = new Uint8Array(image.rgb.buffer, image.rgb.byteOffset, image.rgb.byteLength);
+      const input = tf.tensor3d(pixels, [image.height, image.width, 3], "int32");
+      try {
+        const results = await faceapi.detectAllFaces(input, detectorOptions).withFaceLandmarks().withFaceDescriptors();
+        return results.map((r) => ({
+          box: {
+            x: r.detection.box.x,
+            y: r.detection.box.y,
+            width: r.detection.box.width,
+            height: r.detection.box.height,
+          },
+          score: r.detection.score,
+          descriptor: r.descriptor,
+        }));
+      } finally {
+        input.dispose();
+      }
+    },
+    tensorCount: () => tf.memory().numTensors,
+  };
+  // Warm-up: compiles the kernels so the first real video is not 1 s slower.
+  await engine.detect({ width: 64, height: 64, rgb: Buffer.alloc(64 * 64 * 3, 128) });
+  return engine;
+}

@@ -1,0 +1,271 @@
+// Stage 2: video → frames. ffmpeg (through fluent-ffmpeg) samples the video at a fixed rate, scales
+// it down inside ffmpeg and writes raw RGB frames to a pipe as PPM: each frame carries its own
+// width and height, so rotation and rounding never have to be guessed, and nothing touches disk.
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import ffmpeg from "fluent-ffmpeg";
+import type { Readable } from "node:stream";
+import { VideoError } from "./errors.js";
+
+export interface Frame {
+  /** 0-based index among the sampled frames. */
+  index: number;
+  /** Presentation time in milliseconds from the start of the video. */
+  timeMs: number;
+  width: number;
+  height: number;
+  /** width × height × 3 bytes, RGB, row-major. */
+  rgb: Buffer;
+}
+
+export interface FrameOptions {
+  /** Frames per second to sample; 0 means every frame. */
+  fps: number;
+  /** Frames wider than this are scaled down to it (never up). */
+  maxWidth: number;
+  /** Longer videos are refused (the container's stated duration) and decoding stops there anyway. */
+  maxSeconds: number;
+  /** Frames with more pixels are refused by the decoder before they are allocated. */
+  maxPixels: number;
+  /** Forces ffmpeg's demuxer ("mov" reads MP4/MOV only); unset lets ffmpeg probe (trusted files only). */
+  inputFormat?: "mov";
+  /** Decode from this second on, for this many seconds (enrollment from a video segment). */
+  startSeconds?: number;
+  durationSeconds?: number;
+  /** Centre the picture on a grey canvas this many times its size: detectors miss faces in tight crops. */
+  padFactor?: number;
+  /** Decoder threads (placed before -i, where it has an effect). */
+  threads?: number;
+}
+
+const requireFromHere = createRequire(import.meta.url);
+
+/** FFMPEG_PATH, else ffmpeg-static where it installed (optional dependency), else ffmpeg on PATH. */
+export function resolveFfmpegPath(configured?: string): string {
+  if (configured) return configured;
+  try {
+    const bundled = requireFromHere("ffmpeg-static") as string | null;
+    if (bundled && existsSync(bundled)) return bundled;
+  } catch {
+    // not installed: fine, Debian's ffmpeg is the fallback
+  }
+  return "ffmpeg";
+}
+
+let ffmpegPath = resolveFfmpegPath(process.env.FFMPEG_PATH);
+
+export function useFfmpeg(path: string | undefined): void {
+  ffmpegPath = resolveFfmpegPath(path);
+}
+
+/** Reads PPM (P6, maxval 255) frames out of a byte stream. */
+export class PpmReader {
+  private buffer: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): { width: number; height: number; rgb: Buffer }[] {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    const frames: { width: number; height: number; rgb: Buffer }[] = [];
+    for (;;) {
+      const header = parsePpmHeader(this.buffer);
+      if (!header) break;
+      const size = header.width * header.height * 3;
+      if (this.buffer.length < header.length + size) break;
+      // Copy: the frame outlives the stream's chunk buffers.
+      const rgb = Buffer.from(this.buffer.subarray(header.length, header.length + size));
+      frames.push({ width: header.width, height: header.height, rgb });
+      this.buffer = this.buffer.subarray(header.length + size);
+    }
+    return frames;
+  }
+
+  get pendingBytes(): number {
+    return this.buffer.length;
+  }
+}
+
+function parsePpmHeader(buf: Buffer): { width: number; height: number; length: number } | undefined {
+  // "P6" WS width WS height WS maxval single-WS; ffmpeg writes "P6\n<w> <h>\n255\n".
+  if (buf.length < 2) return undefined;
+  if (buf[0] !== 0x50 || buf[1] !== 0x36) throw new Error("ffmpeg produced a frame that is not PPM");
+  const fields: number[] = [];
+  let i = 2;
+  while (fields.length < 3) {
+    while (i < buf.length && isSpace(buf[i] as number)) i++;
+    const start = i;
+    while (i < buf.length && !isSpace(buf[i] as number)) i++;
+    if (i >= buf.length) return undefined;
+    fields.push(Number(buf.toString("latin1", start, i)));
+  }
+  const [width, height, maxval] = fields as [number, number, number];
+  if (maxval !== 255 || !(width > 0) || !(height > 0)) throw new Error("unexpected PPM header from ffmpeg");
+  return { width, height, length: i + 1 };
+}
+
+function isSpace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}
+
+/**
+ * Streams sampled frames. Breaking out of the loop kills ffmpeg at once, so `first` mode pays only
+ * for the frames it looks at. Errors name the cause as ffmpeg reported it.
+ */
+export async function* readFrames(file: string, options: FrameOptions): AsyncGenerator<Frame> {
+  const filters = [
+    ...(options.fps > 0 ? [`fps=${options.fps}`] : []),
+    ...(options.padFactor && options.padFactor > 1
+      ? [`pad=ceil(iw*${options.padFactor}/2)*2:ceil(ih*${options.padFactor}/2)*2:(ow-iw)/2:(oh-ih)/2:color=gray`]
+      : []),
+    // Scale inside ffmpeg so a huge frame never reaches JS memory at full size; even sizes for RGB.
+    `scale='min(${options.maxWidth},iw)':-2:flags=bilinear`,
+  ];
+  const command = ffmpeg(file)
+    .setFfmpegPath(ffmpegPath)
+    .inputOptions([
+      "-nostdin",
+      // Only the downloaded file may be read: never a URL or another file named inside it.
+      "-protocol_whitelist",
+      "file",
+      ...(options.inputFormat ? ["-f", options.inputFormat] : []),
+      ...(options.startSeconds ? ["-ss", String(options.startSeconds)] : []),
+      "-max_pixels",
+      String(options.maxPixels),
+      ...(options.threads ? ["-threads", String(options.threads)] : []),
+    ])
+    .outputOptions([
+      "-t",
+      String(Math.min(options.maxSeconds, options.durationSeconds ?? Number.POSITIVE_INFINITY)),
+      "-an",
+      "-sn",
+      "-dn",
+      "-vf",
+      filters.join(","),
+      "-f",
+      "image2pipe",
+      "-c:v",
+      "ppm",
+      "-pix_fmt",
+      "rgb24",
+    ]);
+
+  const stderrTail: string[] = [];
+  let failure: Error | undefined;
+  let finished = false;
+  let wake: (() => void) | undefined;
+  const queue: Frame[] = [];
+  const reader = new PpmReader();
+  let index = 0;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  command.on("stderr", (line: string) => {
+    stderrTail.push(line);
+    if (stderrTail.length > 20) stderrTail.shift();
+  });
+  command.on("codecData", (data: { duration?: string; video?: string; video_details?: string[] }) => {
+    const problem = checkInput(data, options);
+    if (problem && !finished) {
+      failure = new VideoError(problem);
+      finished = true;
+      command.kill("SIGKILL");
+      poke();
+    }
+  });
+  command.on("error", (err: Error) => {
+    if (!finished) failure = new VideoError(describeFfmpegFailure(err, stderrTail));
+    finished = true;
+    poke();
+  });
+  command.on("end", () => {
+    finished = true;
+    poke();
+  });
+
+  const output = command.pipe() as Readable;
+  output.on("data", (chunk: Buffer) => {
+    try {
+      for (const f of reader.push(chunk)) {
+        const timeMs = Math.round(
+          (options.startSeconds ?? 0) * 1000 + (options.fps > 0 ? (index * 1000) / options.fps : 0),
+        );
+        queue.push({ index, timeMs, ...f });
+        index++;
+      }
+    } catch (err) {
+      failure = err as Error;
+      command.kill("SIGKILL");
+    }
+    // Back-pressure: the model is slower than ffmpeg; do not buffer a whole video of frames.
+    if (queue.length >= 4) output.pause();
+    poke();
+  });
+
+  try {
+    for (;;) {
+      const next = queue.shift();
+      if (next) {
+        if (queue.length < 2) output.resume();
+        yield next;
+        continue;
+      }
+      if (failure) throw failure;
+      if (finished) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    if (!finished) {
+      finished = true;
+      command.kill("SIGKILL");
+    }
+  }
+}
+
+/** Refuses what the container header already shows to be unacceptable. */
+export function checkInput(
+  data: { duration?: string; video?: string; video_details?: string[] },
+  options: Pick<FrameOptions, "maxSeconds" | "maxPixels">,
+): string | undefined {
+  if (!data.video) return "the file has no video stream";
+  const seconds = parseDuration(data.duration);
+  if (seconds !== undefined && seconds > options.maxSeconds) {
+    return `the video lasts ${seconds.toFixed(1)} s, over the limit of ${options.maxSeconds} s`;
+  }
+  const size = (data.video_details ?? []).map((d) => /^(\d{2,6})x(\d{2,6})/.exec(d.trim())).find(Boolean);
+  if (size) {
+    const pixels = Number(size[1]) * Number(size[2]);
+    if (pixels > options.maxPixels)
+      return `the video's frames are ${size[1]}×${size[2]}, over the limit of ${options.maxPixels} pixels`;
+  }
+  return undefined;
+}
+
+function parseDuration(text: string | undefined): number | undefined {
+  const m = /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(text ?? "");
+  return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : undefined;
+}
+
+function describeFfmpegFailure(err: Error, stderrTail: string[]): string {
+  const lines = stderrTail.map((l) => l.trim()).filter((l) => l && !/^(frame=|size=|video:|\[out)/.test(l));
+  const last = lines.slice(-2).join("; ") || err.message;
+  return `ffmpeg could not decode the video: ${last.slice(0, 300)}`;
+}
+
+/**
+ * fluent-ffmpeg asks ffmpeg for its formats and encoders before its first command in a process
+ * (three extra ffmpeg runs); doing it at start-up keeps that off the first video's time.
+ */
+export async function warmUpFfmpeg(): Promise<void> {
+  const probe = ffmpeg().setFfmpegPath(ffmpegPath);
+  await Promise.all([
+    new Promise((resolve, reject) =>
+      probe.getAvailableFormats((err, formats) => (err ? reject(err) : resolve(formats))),
+    ),
+    new Promise((resolve, reject) =>
+      probe.getAvailableEncoders((err, encoders) => (err ? reject(err) : resolve(encoders))),
+    ),
+  ]);
+}

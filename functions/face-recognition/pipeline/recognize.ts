@@ -1,0 +1,59 @@
+// Stages 2–4 on one local video file: frames → faces → matches, with per-stage timings.
+import type { FaceEngine } from "./faces.js";
+import { type FrameOptions, readFrames } from "./frames.js";
+import { judgeFace, type MatchIndex, type MatchRules, type PersonSighting, SightingTally } from "./match.js";
+
+export type Mode = "all" | "first";
+
+export interface RecognizeOptions {
+  mode: Mode;
+  frames: FrameOptions;
+  rules: MatchRules;
+}
+
+export interface Recognition {
+  people: PersonSighting[];
+  unknownFaces: number;
+  framesExamined: number;
+  backend: string;
+  timingsMs: { decode: number; inference: number };
+}
+
+export async function recognizeVideo(
+  file: string,
+  engine: FaceEngine,
+  index: MatchIndex,
+  options: RecognizeOptions,
+): Promise<Recognition> {
+  const tally = new SightingTally(options.rules);
+  let decodeMs = 0;
+  let inferenceMs = 0;
+  const frames = readFrames(file, options.frames);
+  let mark = performance.now();
+  for await (const frame of frames) {
+    const decoded = performance.now();
+    decodeMs += decoded - mark;
+    const faces = await engine.detect(frame);
+    const verdicts = faces.map((face) => judgeFace(index, face, options.rules));
+    tally.addFrame(frame.timeMs, faces, verdicts);
+    mark = performance.now();
+    inferenceMs += mark - decoded;
+    // `first`: the original behaviour — the first confident identification answers; ffmpeg is killed.
+    if (options.mode === "first" && verdicts.some((v) => v.kind === "known")) break;
+  }
+  const people = tally.confirmed();
+  return {
+    people: options.mode === "first" ? firstKnown(tally, people) : people,
+    unknownFaces: tally.unknownFaces(),
+    framesExamined: tally.frames,
+    backend: engine.backend,
+    timingsMs: { decode: Math.round(decodeMs), inference: Math.round(inferenceMs) },
+  };
+}
+
+/** In `first` mode one frame decides, so the agreement rule cannot apply: take its best match. */
+function firstKnown(tally: SightingTally, confirmed: PersonSighting[]): PersonSighting[] {
+  if (confirmed.length > 0) return confirmed.slice(0, 1);
+  const all = tally.allSightings().sort((a, b) => a.bestDistance - b.bestDistance);
+  return all.slice(0, 1);
+}

@@ -1,0 +1,74 @@
+// Composition: settings → the concrete engine, gallery, student directory and analyzer. Shared by
+// the function's server (index.ts), the CLI, the eval and the benchmark.
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { RecognitionSettings, StudentSettings } from "./config.js";
+import { type Gallery, loadGallery, parseGalleryText, toMatchIndex } from "./gallery/gallery.js";
+import type { Analyzer } from "./pipeline/analyze.js";
+import { type FaceEngine, loadFaceEngine } from "./pipeline/faces.js";
+import { type FrameOptions, useFfmpeg, warmUpFfmpeg } from "./pipeline/frames.js";
+import { defaultRules, type MatchRules } from "./pipeline/match.js";
+import { DynamoStudentDirectory, FileStudentDirectory, type StudentDirectory } from "./pipeline/students.js";
+
+export async function startEngine(settings: RecognitionSettings): Promise<FaceEngine> {
+  useFfmpeg(settings.ffmpegPath);
+  const [engine] = await Promise.all([loadEngine(settings), warmUpFfmpeg()]);
+  return engine;
+}
+
+function loadEngine(settings: RecognitionSettings): Promise<FaceEngine> {
+  return loadFaceEngine({
+    detector: settings.detector,
+    backend: settings.backend,
+    // The detector keeps candidates a little below the match rule's score, which decides.
+    minDetectionScore: Math.min(0.4, settings.rules.minScore ?? 0.4),
+    tinyInputSize: settings.tinyInputSize,
+  });
+}
+
+/** A gallery from a file, or from `s3://bucket/key` through the given client. */
+export async function readGallery(location: string, s3?: S3Client): Promise<Gallery> {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
+  if (!match) return loadGallery(location);
+  if (!s3) throw new Error(`GALLERY=${location} needs the S3 settings`);
+  const got = await s3.send(new GetObjectCommand({ Bucket: match[1], Key: match[2] }));
+  return parseGalleryText(await (got.Body as { transformToString(): Promise<string> }).transformToString(), location);
+}
+
+export async function openStudents(
+  settings: StudentSettings,
+  db: () => DynamoDBDocumentClient,
+): Promise<StudentDirectory> {
+  return settings.file ? FileStudentDirectory.load(settings.file) : new DynamoStudentDirectory(db(), settings.table);
+}
+
+export function frameOptions(settings: RecognitionSettings): FrameOptions {
+  return {
+    fps: settings.sampleFps,
+    maxWidth: settings.frameWidth,
+    maxSeconds: settings.maxVideoSeconds,
+    maxPixels: settings.maxVideoPixels,
+    inputFormat: "mov",
+    threads: 1,
+  };
+}
+
+export function matchRules(settings: RecognitionSettings, gallery: Gallery): MatchRules {
+  return { ...defaultRules(gallery.model), ...settings.rules };
+}
+
+export function makeAnalyzer(
+  settings: RecognitionSettings,
+  engine: FaceEngine,
+  gallery: Gallery,
+  students: StudentDirectory,
+): Analyzer {
+  return {
+    engine,
+    index: toMatchIndex(gallery),
+    rules: matchRules(settings, gallery),
+    students,
+    mode: settings.mode,
+    frames: frameOptions(settings),
+  };
+}

@@ -1,0 +1,118 @@
+// The S3 client for Ceph RGW (path-style, checksums only when required: RGW rejects the SDK's
+// default streaming checksums with 411) and the few object operations the project needs.
+import { createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
+import { Agent } from "node:http";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { quietSdkNodeWarning, type S3Settings } from "./cloud.js";
+
+export function createS3Client(
+  settings: Pick<S3Settings, "endpoint" | "region" | "accessKeyId" | "secretAccessKey">,
+): S3Client {
+  quietSdkNodeWarning();
+  return new S3Client({
+    region: settings.region,
+    ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
+    credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    // Keep-alive connections are reused across videos.
+    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 32 }) }),
+    maxAttempts: 3,
+  });
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified?: Date;
+}
+
+/** Every object under a prefix, across all listing pages. */
+export async function* listAllObjects(s3: S3Client, bucket: string, prefix = ""): AsyncGenerator<ObjectInfo> {
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }),
+    );
+    for (const item of page.Contents ?? []) {
+      if (item.Key === undefined) continue;
+      yield {
+        key: item.Key,
+        size: item.Size ?? 0,
+        etag: stripQuotes(item.ETag ?? ""),
+        lastModified: item.LastModified,
+      };
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+export function stripQuotes(etag: string): string {
+  return etag.replace(/^"|"$/g, "");
+}
+
+export async function headObject(s3: S3Client, bucket: string, key: string): Promise<ObjectInfo> {
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  return { key, size: head.ContentLength ?? 0, etag: stripQuotes(head.ETag ?? ""), lastModified: head.LastModified };
+}
+
+/** Streams an object to a file; refuses objects larger than maxBytes before reading them. */
+export async function downloadObject(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  file: string,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<ObjectInfo> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const size = got.ContentLength ?? 0;
+  const body = got.Body as Readable | undefined;
+  if (size > maxBytes) {
+    body?.destroy();
+    throw new ObjectTooLargeError(size, maxBytes);
+  }
+  if (!body) throw new Error("empty response body");
+  await pipeline(body, createWriteStream(file));
+  return { key, size, etag: stripQuotes(got.ETag ?? ""), lastModified: got.LastModified };
+}
+
+export class ObjectTooLargeError extends Error {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`the object is ${size} bytes, over the limit of ${limit} bytes`);
+    this.name = "ObjectTooLargeError";
+  }
+}
+
+export async function putText(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: string,
+  contentType: string,
+): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+}
+
+/** True for the SDK's "no such key / bucket" answers. */
+export function isNotFound(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return (
+    e?.name === "NoSuchKey" ||
+    e?.name === "NotFound" ||
+    e?.name === "NoSuchBucket" ||
+    e?.$metadata?.httpStatusCode === 404
+  );
+}

@@ -1,0 +1,307 @@
+// npm run bench [-- --json] [-- --skip-workload]: the speed and memory figures, all measured in one
+// run on this machine (needs the shared data; starts its own stack and stops it at the end):
+//  - per CSE546 clip and stage, warm, `first` and `all` modes, through the real handler path
+//    (download from Ceph RGW, decode, inference, student lookup in dynalite, upload);
+//  - the floor: ffmpeg decode alone of the frames each mode needs + inference alone on them;
+//  - the original design: ffmpeg writes 1 fps JPEGs to disk, each decoded, SSD, stop at first match;
+//  - the CSE546 workload (8 + 100 uploads) through the stack: first upload → last CSV;
+//  - cold start of a function process (start → ready to serve, warm-up included) and peak RSS.
+import { execFile, spawn } from "node:child_process";
+import { readdir, readFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { config as loadDotenv } from "dotenv";
+import { readSettings } from "../lib/config.js";
+import { createLogger } from "../lib/log.js";
+import { createS3Client } from "../lib/s3.js";
+import { createFunctionApp } from "../functions/face-recognition/app.js";
+import { readFunctionConfig, readRecognitionSettings } from "../functions/face-recognition/config.js";
+import { toMatchIndex } from "../functions/face-recognition/gallery/gallery.js";
+import type { FunctionContext, FunctionEvent } from "../functions/face-recognition/handler.js";
+import type { FaceEngine } from "../functions/face-recognition/pipeline/faces.js";
+import { type Frame, type FrameOptions, readFrames } from "../functions/face-recognition/pipeline/frames.js";
+import { judgeFace, type MatchIndex, type MatchRules } from "../functions/face-recognition/pipeline/match.js";
+import type { Mode } from "../functions/face-recognition/pipeline/recognize.js";
+import { startEngine } from "../functions/face-recognition/runtime.js";
+import { dataDir, DATA_ENV } from "../test/support/data.js";
+import { cse546Clips, type LabeledVideo } from "./eval/dataset.js";
+import { STACK_ENV_FILE, stackDown, stackStatus, stackUp } from "./stack/stack.js";
+import { cse546Uploads, runWorkload } from "./workload.js";
+
+const run = promisify(execFile);
+const REPEATS = 3;
+const json = process.argv.includes("--json");
+const skipWorkload = process.argv.includes("--skip-workload");
+const say = (line: string) => {
+  if (!json) console.log(line);
+};
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const round = (x: number) => Math.round(x);
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t = performance.now();
+  const value = await fn();
+  return [value, performance.now() - t];
+}
+
+/** The frames a mode needs: the first one for `first` (it answers on it), every sampled one for `all`. */
+async function decodeOnly(file: string, options: FrameOptions, mode: Mode): Promise<Frame[]> {
+  const frames: Frame[] = [];
+  for await (const frame of readFrames(file, options)) {
+    frames.push(frame);
+    if (mode === "first") break;
+  }
+  return frames;
+}
+
+async function floor(engine: FaceEngine, clip: LabeledVideo, options: FrameOptions, mode: Mode) {
+  const decodes: number[] = [];
+  const inferences: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const [frames, decodeMs] = await timed(() => decodeOnly(clip.file, options, mode));
+    const [, inferenceMs] = await timed(async () => {
+      for (const f of frames) await engine.detect(f);
+    });
+    decodes.push(decodeMs);
+    inferences.push(inferenceMs);
+  }
+  return { decode: median(decodes), inference: median(inferences), total: median(decodes) + median(inferences) };
+}
+
+/** The original system's design, with the same models: JPEG files on disk at 1 fps, SSD, sequential. */
+async function originalDesign(
+  engine: FaceEngine,
+  clip: LabeledVideo,
+  index: MatchIndex,
+  rules: MatchRules,
+): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const dir = await mkdtemp(join(tmpdir(), "bench-original-"));
+    const [, ms] = await timed(async () => {
+      await run("ffmpeg", ["-v", "error", "-i", clip.file, "-vf", "fps=1", join(dir, "%03d.jpg")]);
+      for (const jpeg of (await readdir(dir)).sort()) {
+        let known = false;
+        for await (const frame of readFrames(join(dir, jpeg), {
+          fps: 0,
+          maxWidth: 10_000,
+          maxSeconds: 1,
+          maxPixels: 64_000_000,
+        })) {
+          known = (await engine.detect(frame)).some((face) => judgeFace(index, face, rules).kind === "known");
+        }
+        if (known) break;
+      }
+    });
+    await rm(dir, { recursive: true, force: true });
+    times.push(ms);
+  }
+  return median(times);
+}
+
+class BenchContext implements FunctionContext {
+  code = 200;
+  status(code: number) {
+    this.code = code;
+    return this;
+  }
+  headers() {
+    return this;
+  }
+  succeed(value: unknown) {
+    return value;
+  }
+  fail(value: unknown) {
+    return value;
+  }
+}
+
+async function coldStart(env: NodeJS.ProcessEnv): Promise<number> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const started = performance.now();
+  const child = spawn(process.execPath, ["--import", "tsx", "functions/face-recognition/index.ts"], {
+    env: { ...env, PORT: String(port), WORKERS: "1", LOG_LEVEL: "warn" },
+    stdio: "ignore",
+  });
+  try {
+    for (;;) {
+      if (performance.now() - started > 60_000) throw new Error("the function did not become ready in 60 s");
+      const ok = await fetch(`http://127.0.0.1:${port}/_/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) return performance.now() - started;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
+
+async function peakRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function childPids(pid: number): Promise<number[]> {
+  const { stdout } = await run("ps", ["--ppid", String(pid), "-o", "pid="]).catch(() => ({ stdout: "" }));
+  return stdout.split(/\s+/).filter(Boolean).map(Number);
+}
+
+async function main(): Promise<void> {
+  const data = dataDir();
+  if (!data) throw new Error(`the benchmark needs the shared data: set ${DATA_ENV}`);
+  say("bringing the bench stack up ...");
+  await stackUp({});
+  loadDotenv({ path: STACK_ENV_FILE, override: true, quiet: true });
+  const benchIn = `bench-in-${Date.now().toString(36)}`;
+  const benchOut = `bench-out-${Date.now().toString(36)}`;
+  const env = { ...process.env, INPUT_BUCKET: benchIn, OUTPUT_BUCKET: benchOut, WORKERS: "1", PORT: "0" };
+  const config = readFunctionConfig(env);
+  const s3 = createS3Client(config.s3);
+  await s3.send(new CreateBucketCommand({ Bucket: benchIn }));
+  await s3.send(new CreateBucketCommand({ Bucket: benchOut }));
+  const clips = await cse546Clips(data);
+  for (const clip of clips) {
+    await s3.send(new PutObjectCommand({ Bucket: benchIn, Key: `${clip.id}.mp4`, Body: await readFile(clip.file) }));
+  }
+
+  const app = await createFunctionApp(config, createLogger("bench", { level: "warn" }));
+  const engine = app.analyzer.engine;
+  const index = toMatchIndex(app.gallery);
+  const settings = readSettings(process.env, readRecognitionSettings);
+  const ssd = await startEngine({ ...settings, detector: "ssd" });
+
+  const perMode: Record<string, unknown[]> = {};
+  const ratios: Record<string, number[]> = { first: [], all: [], originalOverFirst: [] };
+  for (const mode of ["first", "all"] as const) {
+    const analyzer = { ...app.analyzer, mode };
+    const handleApp = await createFunctionApp(
+      { ...config, recognition: { ...config.recognition, mode } },
+      createLogger("bench", { level: "warn" }),
+    );
+    const rows: Record<string, number | string>[] = [];
+    say(`\n## ${mode} mode (warm, median of ${REPEATS}; ms)`);
+    say("clip     download decode inference lookup upload  total | floor: decode inference total | ours/floor");
+    for (const clip of clips) {
+      const runs: { timings: Record<string, number>; total: number }[] = [];
+      for (let i = 0; i < REPEATS; i++) {
+        const event: FunctionEvent = {
+          body: JSON.stringify({ bucket: benchIn, key: `${clip.id}.mp4` }),
+          headers: {},
+          method: "POST",
+          path: "/",
+          query: {},
+        };
+        const [result, total] = await timed(() => handleApp.handle(event, new BenchContext()));
+        runs.push({ timings: (result as { timingsMs: Record<string, number> }).timingsMs, total });
+      }
+      const stage = (name: string) => median(runs.map((r) => r.timings[name] ?? 0));
+      const total = median(runs.map((r) => r.total));
+      const f = await floor(engine, clip, analyzer.frames, mode);
+      const row = {
+        clip: clip.id,
+        download: round(stage("download")),
+        decode: round(stage("decode")),
+        inference: round(stage("inference")),
+        lookup: round(stage("students")),
+        upload: round(stage("upload")),
+        total: round(total),
+        floorDecode: round(f.decode),
+        floorInference: round(f.inference),
+        floor: round(f.total),
+        oursOverFloor: Number((total / f.total).toFixed(2)),
+      };
+      ratios[mode]?.push(row.oursOverFloor);
+      if (mode === "first") {
+        const original = await originalDesign(ssd, clip, index, app.analyzer.rules);
+        Object.assign(row, { original: round(original), originalOverOurs: Number((original / total).toFixed(2)) });
+        ratios.originalOverFirst?.push(original / total);
+      }
+      rows.push(row);
+      say(
+        `${clip.id.padEnd(8)} ${String(row.download).padStart(8)} ${String(row.decode).padStart(6)} ${String(row.inference).padStart(9)} ${String(row.lookup).padStart(6)} ${String(row.upload).padStart(6)} ${String(row.total).padStart(6)} | ${String(row.floorDecode).padStart(13)} ${String(row.floorInference).padStart(9)} ${String(row.floor).padStart(5)} | ${row.oursOverFloor.toFixed(2).padStart(10)}${
+          "original" in row
+            ? `   original design ${row.original} ms (${(row as { originalOverOurs: number }).originalOverOurs}× ours)`
+            : ""
+        }`,
+      );
+    }
+    const totals = rows.map((r) => r.total as number);
+    say(`all 8: ${round(sum(totals))} ms; median ours/floor ${median(ratios[mode] ?? []).toFixed(2)}`);
+    perMode[mode] = rows;
+  }
+  const originalTotal = sum((perMode.first as { original: number }[]).map((r) => r.original));
+  const firstTotal = sum((perMode.first as { total: number }[]).map((r) => r.total));
+  say(
+    `\noriginal design: ${round(originalTotal)} ms for the 8 clips; ours (first): ${round(firstTotal)} ms → ${(originalTotal / firstTotal).toFixed(2)}× faster`,
+  );
+
+  const colds: number[] = [];
+  for (let i = 0; i < 3; i++) colds.push(await coldStart({ ...process.env }));
+  say(
+    `cold start (process start → ready, warm-up included): ${colds.map(round).join(", ")} ms (median ${round(median(colds))})`,
+  );
+
+  let workload: Record<string, unknown> = { skipped: true };
+  if (!skipWorkload) {
+    const uploads = await cse546Uploads(data);
+    say(`\nworkload: ${uploads.length} uploads through the stack (trigger → function → output bucket) ...`);
+    const { outcomes, totalMs } = await runWorkload(uploads, {
+      s3,
+      inputBucket: process.env.INPUT_BUCKET ?? "input",
+      outputBucket: process.env.OUTPUT_BUCKET ?? "output",
+      timeoutMs: 600_000,
+      concurrency: 8,
+    });
+    const correct = outcomes.filter((o) => o.correct).length;
+    const status = await stackStatus();
+    const functionPid = status.processes.find((p) => p.name === "function")?.pid;
+    const pids = functionPid ? [functionPid, ...(await childPids(functionPid))] : [];
+    const rss = await Promise.all(pids.map(peakRss));
+    workload = {
+      uploads: uploads.length,
+      correct,
+      seconds: Number((totalMs / 1000).toFixed(1)),
+      videosPerSecond: Number((uploads.length / (totalMs / 1000)).toFixed(2)),
+      peakRssMbPerProcess: rss.map(round),
+    };
+    say(
+      `workload: ${correct}/${uploads.length} correct in ${(totalMs / 1000).toFixed(1)} s (${workload.videosPerSecond} videos/s); peak RSS per function process: ${rss.map(round).join(", ")} MB`,
+    );
+  }
+
+  const summary = {
+    backend: engine.backend,
+    detector: engine.detector,
+    modes: perMode,
+    medianOursOverFloor: { first: median(ratios.first ?? []), all: median(ratios.all ?? []) },
+    originalOverOurs: { total: originalTotal / firstTotal, median: median(ratios.originalOverFirst ?? []) },
+    coldStartMs: { runs: colds.map(round), median: round(median(colds)) },
+    workload,
+  };
+  if (json) console.log(JSON.stringify(summary, null, 2));
+  else
+    say(
+      `\nsummary: ${JSON.stringify({ medianOursOverFloor: summary.medianOursOverFloor, originalOverOurs: summary.originalOverOurs, coldStartMs: summary.coldStartMs.median })}`,
+    );
+}
+
+main()
+  .then(async () => {
+    await stackDown({});
+    process.exit(0);
+  })
+  .catch(async (err: unknown) => {
+    console.error(`bench: ${(err as Error).message}`);
+    await stackDown({}).catch(() => undefined);
+    process.exit(1);
+  });

@@ -1,0 +1,145 @@
+// npm run eval: precision and recall of identification over the labeled set built from the shared
+// data, for the rules in use and for a sweep around them (how the defaults were chosen).
+// Faces are detected once per video; the rules are then applied offline to the same detections.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readSettings } from "../lib/config.js";
+import { readRecognitionSettings } from "../functions/face-recognition/config.js";
+import { enrollPhotos } from "../functions/face-recognition/enroll.js";
+import { type Gallery, toMatchIndex } from "../functions/face-recognition/gallery/gallery.js";
+import { importGalleryFile } from "../functions/face-recognition/gallery/import.js";
+import type { DetectedFace, FaceEngine } from "../functions/face-recognition/pipeline/faces.js";
+import { readFrames } from "../functions/face-recognition/pipeline/frames.js";
+import { judgeFace, type MatchRules, SightingTally } from "../functions/face-recognition/pipeline/match.js";
+import { frameOptions, matchRules, startEngine } from "../functions/face-recognition/runtime.js";
+import { buildProbes, cse546Clips, type LabeledVideo, score, splitPeople } from "./eval/dataset.js";
+import { dataDir, DATA_ENV } from "../test/support/data.js";
+
+interface Observed {
+  video: LabeledVideo;
+  frames: { timeMs: number; faces: DetectedFace[] }[];
+}
+
+async function observe(
+  engine: FaceEngine,
+  videos: LabeledVideo[],
+  settings: ReturnType<typeof readRecognitionSettings>,
+) {
+  const observed: Observed[] = [];
+  for (const video of videos) {
+    const frames: Observed["frames"] = [];
+    for await (const frame of readFrames(video.file, frameOptions(settings))) {
+      frames.push({ timeMs: frame.timeMs, faces: await engine.detect(frame) });
+    }
+    observed.push({ video, frames });
+  }
+  return observed;
+}
+
+function identify(gallery: Gallery, observed: Observed[], rules: MatchRules) {
+  const index = toMatchIndex(gallery);
+  return observed.map(({ video, frames }) => {
+    const tally = new SightingTally(rules);
+    for (const f of frames)
+      tally.addFrame(
+        f.timeMs,
+        f.faces,
+        f.faces.map((face) => judgeFace(index, face, rules)),
+      );
+    return { video, expected: video.expected, found: tally.confirmed().map((p) => p.name) };
+  });
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+function report(
+  title: string,
+  gallery: Gallery,
+  observed: Observed[],
+  rules: MatchRules,
+  sweep: Partial<MatchRules>[],
+) {
+  const results = identify(gallery, observed, rules);
+  const s = score(results);
+  console.log(`\n## ${title}`);
+  console.log(`rules in use: ${JSON.stringify(rules)}`);
+  console.log(
+    `precision ${pct(s.precision)}  recall ${pct(s.recall)}  (TP ${s.truePositives}, FP ${s.falsePositives}, FN ${s.falseNegatives}, ${results.length} videos)`,
+  );
+  for (const r of results) {
+    const ok = r.expected.length === r.found.length && r.expected.every((n) => r.found.includes(n));
+    if (!ok)
+      console.log(
+        `  ${r.video.kind.padEnd(8)} ${r.video.id.padEnd(26)} expected [${r.expected.join(", ")}]  found [${r.found.join(", ")}]`,
+      );
+  }
+  console.log("sweep:          threshold margin minFrames  precision  recall");
+  for (const change of sweep) {
+    const variant = { ...rules, ...change };
+    const v = score(identify(gallery, observed, variant));
+    console.log(
+      `  ${String(variant.threshold).padStart(22)} ${String(variant.margin).padStart(6)} ${String(variant.minFrames).padStart(9)}  ${pct(v.precision).padStart(9)}  ${pct(v.recall).padStart(6)}`,
+    );
+  }
+  return s;
+}
+
+async function main(): Promise<void> {
+  const data = dataDir();
+  if (!data) throw new Error(`no labeled data: set ${DATA_ENV} to the shared data folder`);
+  const settings = readSettings(process.env, readRecognitionSettings);
+  const engine = await startEngine(settings);
+  const work = await mkdtemp(join(tmpdir(), "facerec-eval-"));
+  try {
+    const split = await splitPeople(data);
+    const enrolled = await enrollPhotos(engine, split.enroll);
+    for (const s of enrolled.skipped) console.log(`enrollment skipped ${s.file}: ${s.reason}`);
+    const probes = await buildProbes(data, split, work);
+    console.log(
+      `# Identification on the shared labeled data (backend ${engine.backend}, detector ${engine.detector}, ${settings.sampleFps} fps, ${settings.frameWidth} px)`,
+    );
+    console.log(
+      `gallery: ${enrolled.gallery.people.length} people enrolled from ${split.enroll.length} photos; ${probes.length} probe videos`,
+    );
+    const observedProbes = await observe(engine, probes, settings);
+    const faceApiRules = matchRules(settings, enrolled.gallery);
+    const grid = [0.4, 0.45, 0.5, 0.55, 0.6].flatMap((threshold) =>
+      [0, 0.05, 0.1].flatMap((margin) => [1, 2].map((minFrames) => ({ threshold, margin, minFrames }))),
+    );
+    const enrolledScore = report(
+      "face-api gallery enrolled from people/ (held-out photos, groups, unknowns, no-face)",
+      enrolled.gallery,
+      observedProbes,
+      faceApiRules,
+      grid,
+    );
+
+    const original = await importGalleryFile(join(data, "cse546", "encoding.pickle"));
+    const clips = await cse546Clips(data);
+    const observedClips = await observe(engine, clips, settings);
+    const dlibGrid = [0.5, 0.55, 0.6, 0.65].flatMap((threshold) =>
+      [0, 0.05, 0.1].map((margin) => ({ threshold, margin })),
+    );
+    const cseScore = report(
+      "the original encoding.pickle (dlib) on the 8 CSE546 clips",
+      original,
+      observedClips,
+      matchRules(settings, original),
+      dlibGrid,
+    );
+    console.log(
+      `\nsummary: enrolled gallery precision ${pct(enrolledScore.precision)} recall ${pct(enrolledScore.recall)}; CSE546 precision ${pct(cseScore.precision)} recall ${pct(cseScore.recall)}`,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`eval: ${(err as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,108 @@
+// The pipeline on the real labeled data, real models and real ffmpeg (no services).
+import { mkdtempSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { readSettings } from "../../../lib/config.js";
+import { readRecognitionSettings } from "../../../functions/face-recognition/config.js";
+import { enrollPhotos } from "../../../functions/face-recognition/enroll.js";
+import { importGalleryFile } from "../../../functions/face-recognition/gallery/import.js";
+import { type Analyzer, analyzeVideo } from "../../../functions/face-recognition/pipeline/analyze.js";
+import { toCsv } from "../../../functions/face-recognition/pipeline/report.js";
+import { FileStudentDirectory } from "../../../functions/face-recognition/pipeline/students.js";
+import { makeAnalyzer, startEngine } from "../../../functions/face-recognition/runtime.js";
+import { buildProbes, cse546Clips, type LabeledVideo, splitPeople } from "../../../scripts/eval/dataset.js";
+import { requireData } from "../../support/data.js";
+
+const data = requireData();
+const settings = readSettings({}, readRecognitionSettings);
+
+describe.skipIf(!data)("the 8 CSE546 clips with the original encoding.pickle", () => {
+  const dir = data as string;
+  let analyzer: Analyzer;
+  let mapping: Map<string, string>;
+
+  beforeAll(async () => {
+    const [engine, gallery, students] = await Promise.all([
+      startEngine(settings),
+      importGalleryFile(join(dir, "cse546", "encoding.pickle")),
+      FileStudentDirectory.load(join(dir, "cse546", "student_data.json")),
+    ]);
+    analyzer = makeAnalyzer(settings, engine, gallery, students);
+    const lines = (await readFile(join(dir, "cse546", "mapping"), "utf8")).trim().split("\n");
+    mapping = new Map(lines.map((l) => l.split(":") as [string, string]));
+  });
+
+  for (const mode of ["all", "first"] as const) {
+    it(`names the right student in each clip, with the grader's major and year (${mode} mode)`, async () => {
+      for (const clip of await cse546Clips(dir)) {
+        const result = await analyzeVideo(clip.file, clip.id, { ...analyzer, mode });
+        expect(
+          result.people.map((p) => p.name),
+          clip.id,
+        ).toEqual(clip.expected);
+        const [major, year] = (mapping.get(`${clip.id}.mp4`) as string).split(",");
+        expect(toCsv(result.people)).toBe(`name,major,year\r\n${clip.expected[0]},${major},${year}\r\n`);
+      }
+    });
+  }
+
+  it("keeps the engine's tensor count flat across many frames (nothing leaks)", async () => {
+    const clips = await cse546Clips(dir);
+    await analyzeVideo((clips[0] as LabeledVideo).file, "warm", analyzer);
+    const before = analyzer.engine.tensorCount();
+    for (const clip of clips)
+      await analyzeVideo(clip.file, clip.id, { ...analyzer, frames: { ...analyzer.frames, fps: 5 } });
+    expect(analyzer.engine.tensorCount()).toBe(before);
+  });
+});
+
+describe.skipIf(!data)("a gallery enrolled from people/, on videos made from the shared photos", () => {
+  const dir = data as string;
+  const found = new Map<string, { video: LabeledVideo; names: string[] }>();
+  let skipped: string[] = [];
+
+  beforeAll(async () => {
+    const engine = await startEngine(settings);
+    const split = await splitPeople(dir);
+    const enrolled = await enrollPhotos(engine, split.enroll);
+    skipped = enrolled.skipped.map((s) => s.file);
+    const students = await FileStudentDirectory.load(join(dir, "cse546", "student_data.json"));
+    const analyzer = makeAnalyzer(settings, engine, enrolled.gallery, students);
+    for (const video of await buildProbes(dir, split, mkdtempSync(join(tmpdir(), "probes-")))) {
+      const result = await analyzeVideo(video.file, video.id, analyzer);
+      found.set(video.id, { video, names: result.people.map((p) => p.name) });
+    }
+  }, 600_000);
+
+  const ofKind = (kind: LabeledVideo["kind"]) => [...found.values()].filter((f) => f.video.kind === kind);
+
+  it("enrolls every photo of the 12 people, tight crops included", () => {
+    expect(skipped).toEqual([]);
+  });
+
+  it("identifies nobody in videos of unknown people, a blank image or a cartoon", () => {
+    const nobody = [...ofKind("unknown"), ...ofKind("no-face")];
+    expect(nobody.length).toBe(8);
+    for (const f of nobody) expect(f.names, f.video.id).toEqual([]);
+  });
+
+  it("never names someone who is not there", () => {
+    for (const f of [...ofKind("held-out"), ...ofKind("group")]) {
+      for (const name of f.names) expect(f.video.expected, `${f.video.id} → ${name}`).toContain(name);
+    }
+  });
+
+  it("identifies the held-out photos (10 of 12 measured; 2 are reported unknown)", () => {
+    const right = ofKind("held-out").filter((f) => f.names.length === 1 && f.names[0] === f.video.expected[0]);
+    expect(right.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it("gives the right set of names for the Big Bang Theory group photos", () => {
+    for (const id of ["bbt3.jpg", "bbt4.jpg", "bbt5.jpg", "bbt2.jpg"]) {
+      const f = found.get(id);
+      expect([...(f?.names ?? [])].sort(), id).toEqual([...(f?.video.expected ?? ["?"])].sort());
+    }
+  });
+});

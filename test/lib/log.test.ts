@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { describeError, memoryLogger, registerSecret } from "../../lib/log.js";
+
+describe("logger", () => {
+  it("writes one JSON object per line with the bound request id and video key", () => {
+    const log = memoryLogger("fn");
+    log.child({ requestId: "r1" }).child({ videoKey: "a.mp4" }).info("video started", { bucket: "input" });
+    expect(log.lines).toHaveLength(1);
+    expect(log.lines[0]).toMatchObject({
+      level: "info",
+      service: "fn",
+      msg: "video started",
+      requestId: "r1",
+      videoKey: "a.mp4",
+      bucket: "input",
+    });
+  });
+
+  it("masks registered secrets anywhere in a line, including error messages", () => {
+    registerSecret("s3cr3t-value-for-log-test");
+    const log = memoryLogger();
+    log.error("failed", describeError(new Error("signature mismatch for s3cr3t-value-for-log-test")));
+    expect(JSON.stringify(log.lines)).not.toContain("s3cr3t-value-for-log-test");
+    expect(log.lines[0]?.error).toBe("signature mismatch for [redacted]");
+  });
+});

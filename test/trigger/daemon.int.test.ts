@@ -1,0 +1,217 @@
+// The daemon in this process, against real Ceph RGW and dynalite, with the function played by a
+// small real HTTP server (test/trigger/support/fake-function.ts) so that each answer can be
+// chosen: permanent failures, the token, the push endpoint, async callbacks, metrics, shutdown.
+import type { S3Client } from "@aws-sdk/client-s3";
+import axios from "axios";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../ceph/local/daemon.js";
+import { memoryLogger } from "../../lib/log.js";
+import { readTriggerSettings } from "../../trigger/config.js";
+import { startDaemon } from "../../trigger/daemon.js";
+import { FakeFunction } from "./support/fake-function.js";
+import { MiniGateway } from "./support/gateway.js";
+import { createBuckets, dynamoStore, put, s3Client, triggerEnv, uniqueName } from "./support/services.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+let s3: S3Client;
+const fn = new FakeFunction();
+let fnUrl: string;
+const started: { close(): Promise<unknown> }[] = [];
+
+beforeAll(async () => {
+  s3 = s3Client();
+  fnUrl = await fn.start();
+});
+
+afterAll(async () => {
+  for (const thing of started.reverse()) await thing.close().catch(() => undefined);
+  await fn.close();
+});
+
+async function daemonFor(bucket: string, extra: Record<string, string> = {}, gatewayUrl = fnUrl) {
+  const table = uniqueName("jobs");
+  const logger = memoryLogger("trigger");
+  const settings = readTriggerSettings(triggerEnv({ bucket, table, gatewayUrl, ...extra }));
+  const daemon = await startDaemon(settings, { logger });
+  started.push({ close: () => daemon.stop() });
+  return { daemon, logger, store: dynamoStore(table), settings };
+}
+
+describe("the daemon with a played function", () => {
+  it("records success, permanent failures with their reason, and sends the bearer token", async () => {
+    const bucket = uniqueName("in-outcomes");
+    await createBuckets(s3, bucket);
+    fn.answer = (call) => {
+      if (call.key.endsWith("broken.mp4")) return { status: 422, body: { error: "no video stream" } };
+      if (call.key.endsWith("gone.mp4")) return { status: 404, body: { error: "no such key" } };
+      return { status: 200 };
+    };
+    const etag = await put(s3, bucket, "ok.mp4", "v1");
+    await put(s3, bucket, "broken.mp4", "v2");
+    await put(s3, bucket, "gone.mp4", "v3");
+    await put(s3, bucket, "notes.txt", "not a video");
+    const { store } = await daemonFor(bucket, { FUNCTION_TOKEN: "secret-token-123", MAX_ATTEMPTS: "3" });
+    const jobs = await until("three finished jobs", async () => {
+      const all = await store.list();
+      return all.filter((j) => j.status === "succeeded" || j.status === "failed").length === 3 ? all : undefined;
+    });
+    const byKey = Object.fromEntries(jobs.map((j) => [j.key, j]));
+    expect(byKey["ok.mp4"]).toMatchObject({ status: "succeeded", etag, attempts: 1, lastStatusCode: 200 });
+    expect(byKey["broken.mp4"]).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      lastStatusCode: 422,
+      lastError: "the function cannot process this video (422): no video stream",
+    });
+    expect(byKey["gone.mp4"]).toMatchObject({ status: "failed", attempts: 1, lastStatusCode: 404 });
+    expect(byKey["notes.txt"]).toBeUndefined();
+    const calls = fn.calls.filter((c) => c.bucket === bucket);
+    expect(calls.map((c) => c.authorization)).toEqual(Array(3).fill("Bearer secret-token-123"));
+    // Permanent answers are not retried, whatever the attempt budget.
+    await sleep(1500);
+    expect(fn.calls.filter((c) => c.bucket === bucket)).toHaveLength(3);
+  });
+
+  it("retries 503 with backoff, then gives up and keeps the reason", async () => {
+    const bucket = uniqueName("in-retry");
+    await createBuckets(s3, bucket);
+    fn.answer = () => ({ status: 503, body: "overloaded" });
+    await put(s3, bucket, "busy.mp4", "v");
+    const { store, daemon } = await daemonFor(bucket, { MAX_ATTEMPTS: "3", RETRY_BASE_SECONDS: "0.1" });
+    const job = await until("the job to fail", async () => {
+      const [j] = await store.list();
+      return j?.status === "failed" ? j : undefined;
+    });
+    expect(job).toMatchObject({ attempts: 3, lastStatusCode: 503 });
+    expect(job.lastError).toBe("gave up after 3 attempts; last error: HTTP 503: overloaded");
+    const times = fn.calls.filter((c) => c.bucket === bucket).map((c) => c.at);
+    expect(times).toHaveLength(3);
+    // Backoff: 50–100 ms, then 100–200 ms, plus the poll tick that may pick it up first.
+    expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(45);
+    expect((times[2] as number) - (times[1] as number)).toBeGreaterThanOrEqual(95);
+    const metrics = daemon.metrics.registry.render();
+    expect(metrics).toContain("facerec_trigger_retries_total 2");
+    expect(metrics).toContain('facerec_trigger_videos_failed_total{kind="exhausted"} 1');
+  });
+
+  it("answers a Ceph notification at once and starts the video well within a second", async () => {
+    const bucket = uniqueName("in-push");
+    await createBuckets(s3, bucket);
+    fn.answer = () => ({ status: 200 });
+    // A poll every 5 minutes: only the push can be this quick.
+    const { daemon, store, logger } = await daemonFor(bucket, { POLL_INTERVAL_SECONDS: "300" });
+    await until("the first poll", () => logger.lines.find((l) => l.msg === "trigger started"));
+    await sleep(300);
+    const key = "pushed/clip 01+ü.mp4";
+    const etag = await put(s3, bucket, key, "pushed video");
+    const record = {
+      eventSource: "ceph:s3",
+      eventName: "ObjectCreated:Put",
+      s3: { bucket: { name: bucket }, object: { key, eTag: etag, size: 12 } },
+    };
+    const sent = Date.now();
+    const answer = await axios.post(`${daemon.url}/notifications`, { Records: [record] });
+    expect(answer.status).toBe(200);
+    const call = await until("the invocation", () => fn.calls.find((c) => c.bucket === bucket && c.key === key));
+    expect(call.at - sent).toBeLessThan(1000);
+    await until("success", async () =>
+      (await store.get({ bucket, key, etag }))?.status === "succeeded" ? true : undefined,
+    );
+    // The same notification again (Ceph may repeat one): no second invocation.
+    await axios.post(`${daemon.url}/notifications`, { Records: [record] });
+    // Other buckets, removals and non-videos are ignored; a body that is not JSON is refused.
+    await axios.post(`${daemon.url}/notifications`, {
+      Records: [
+        { ...record, s3: { bucket: { name: "elsewhere" }, object: { key: "x.mp4" } } },
+        { ...record, eventName: "ObjectRemoved:Delete" },
+        { ...record, s3: { bucket: { name: bucket }, object: { key: "x.txt" } } },
+      ],
+    });
+    const bad = await axios.post(`${daemon.url}/notifications`, "{", {
+      validateStatus: () => true,
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(bad.status).toBe(400);
+    await sleep(500);
+    expect(fn.calls.filter((c) => c.bucket === bucket)).toHaveLength(1);
+    const metrics = (await axios.get(`${daemon.url}/metrics`)).data as string;
+    expect(metrics).toContain('facerec_trigger_videos_seen_total{source="push"} 1');
+    expect(metrics).toContain('facerec_trigger_notifications_total{result="other_bucket"} 1');
+    expect(metrics).toContain('facerec_trigger_notifications_total{result="filtered"} 1');
+  });
+
+  it("refuses notifications without the token when NOTIFY_TOKEN is set", async () => {
+    const bucket = uniqueName("in-token");
+    await createBuckets(s3, bucket);
+    const { daemon } = await daemonFor(bucket, { NOTIFY_TOKEN: "push-secret-42" });
+    const body = { Records: [] };
+    const opts = { validateStatus: () => true };
+    expect((await axios.post(`${daemon.url}/notifications`, body, opts)).status).toBe(401);
+    expect((await axios.post(`${daemon.url}/notifications?token=wrong`, body, opts)).status).toBe(401);
+    expect((await axios.post(`${daemon.url}/notifications?token=push-secret-42`, body, opts)).status).toBe(200);
+  });
+
+  it("async mode: queued through /async-function, outcome recorded from the callback", async () => {
+    const bucket = uniqueName("in-async");
+    await createBuckets(s3, bucket);
+    const gateway = new MiniGateway(fnUrl);
+    const gatewayUrl = await gateway.start();
+    started.push(gateway);
+    fn.answer = (call) =>
+      call.key === "bad.mp4" ? { status: 422, body: { error: "not a video" } } : { status: 200, delayMs: 300 };
+    await put(s3, bucket, "good.mp4", "a");
+    await put(s3, bucket, "bad.mp4", "b");
+    // The callback URL must reach this daemon: port 0 is resolved only at listen time, so fix one.
+    const port = await freePort();
+    const { store } = await daemonFor(
+      bucket,
+      { INVOKE_MODE: "async", TRIGGER_PORT: String(port), CLAIM_TIMEOUT_SECONDS: "60" },
+      gatewayUrl,
+    );
+    const jobs = await until("both outcomes", async () => {
+      const all = await store.list();
+      return all.length === 2 && all.every((j) => j.status !== "running") ? all : undefined;
+    });
+    const byKey = Object.fromEntries(jobs.map((j) => [j.key, j]));
+    expect(byKey["good.mp4"]).toMatchObject({ status: "succeeded", lastStatusCode: 200 });
+    expect(byKey["good.mp4"]?.callId).toBeTruthy();
+    expect(byKey["bad.mp4"]).toMatchObject({ status: "failed", lastStatusCode: 422 });
+    expect(gateway.requests.every((r) => r.path === "/async-function/face-recognition")).toBe(true);
+    // A callback with a claim that is not current is refused.
+    const stale = await axios.post(
+      `http://127.0.0.1:${port}/callback?bucket=${bucket}&key=good.mp4&etag=x&claim=nope`,
+      {},
+      { headers: { "X-Function-Status": "200" }, validateStatus: () => true },
+    );
+    expect(stale.status).toBe(409);
+  });
+
+  it("serves /healthz, and on stop lets the running call finish", async () => {
+    const bucket = uniqueName("in-stop");
+    await createBuckets(s3, bucket);
+    fn.answer = () => ({ status: 200, delayMs: 1500 });
+    const etag = await put(s3, bucket, "slow.mp4", "s");
+    const { daemon, store } = await daemonFor(bucket);
+    expect((await axios.get(`${daemon.url}/healthz`)).data).toEqual({ status: "ok" });
+    await until("the call to start", () => fn.calls.find((c) => c.bucket === bucket));
+    const t0 = Date.now();
+    expect(await daemon.stop()).toEqual({ drained: true });
+    expect(Date.now() - t0).toBeGreaterThan(800);
+    expect(await store.get({ bucket, key: "slow.mp4", etag })).toMatchObject({ status: "succeeded" });
+  });
+});

@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { WorkQueue } from "../../trigger/queue.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function recorder(workMs = 20) {
+  const order: string[] = [];
+  let running = 0;
+  let peak = 0;
+  const work = async (item: string) => {
+    running++;
+    peak = Math.max(peak, running);
+    order.push(item);
+    await sleep(workMs);
+    running--;
+  };
+  return { order, work, peak: () => peak };
+}
+
+describe("WorkQueue", () => {
+  it("runs in order with at most `concurrency` at once", async () => {
+    const r = recorder();
+    const queue = new WorkQueue(r.work, 3);
+    for (let i = 0; i < 10; i++) queue.add(`id${i}`, `item${i}`);
+    expect(queue.stats()).toEqual({ depth: 7, active: 3 });
+    await sleep(5);
+    expect(await queue.whenIdle(2000)).toBe(true);
+    expect(r.order).toEqual(Array.from({ length: 10 }, (_, i) => `item${i}`));
+    expect(r.peak()).toBe(3);
+  });
+
+  it("drops duplicates of waiting and running entries", async () => {
+    const r = recorder(50);
+    const queue = new WorkQueue(r.work, 1);
+    expect(queue.add("a", "a1")).toBe(true);
+    expect(queue.add("a", "a2")).toBe(false); // running
+    expect(queue.add("b", "b1")).toBe(true);
+    expect(queue.add("b", "b2")).toBe(false); // waiting
+    await queue.whenIdle(1000);
+    await sleep(60);
+    await queue.whenIdle(1000);
+    expect(r.order).toEqual(["a1", "b1"]);
+    expect(queue.add("a", "a3")).toBe(true); // done: may come again (the store decides)
+  });
+
+  it("delays entries, and brings one forward when it is due sooner", async () => {
+    const r = recorder(1);
+    const queue = new WorkQueue(r.work, 2);
+    queue.add("late", "late", 150);
+    queue.add("soon", "soon", 5_000);
+    expect(queue.add("soon", "soon-again", 10_000)).toBe(false);
+    expect(queue.add("soon", "soon-now", 0)).toBe(true);
+    expect(queue.stats().depth + queue.stats().active).toBe(2);
+    await sleep(60);
+    expect(r.order).toEqual(["soon-now"]);
+    await sleep(150);
+    expect(r.order).toEqual(["soon-now", "late"]);
+  });
+
+  it("stop() forgets waiting entries, and whenIdle waits for running ones, within a bound", async () => {
+    const r = recorder(200);
+    const queue = new WorkQueue(r.work, 1);
+    queue.add("a", "a");
+    queue.add("b", "b");
+    queue.add("c", "c", 50);
+    queue.stop();
+    expect(queue.stats()).toEqual({ depth: 0, active: 1 });
+    expect(queue.add("d", "d")).toBe(false);
+    expect(await queue.whenIdle(20)).toBe(false);
+    expect(await queue.whenIdle(1000)).toBe(true);
+    await sleep(80);
+    expect(r.order).toEqual(["a"]);
+  });
+
+  it("reports a failing work item and goes on", async () => {
+    const errors: string[] = [];
+    const queue = new WorkQueue(
+      async (item: string) => {
+        if (item === "bad") throw new Error("boom");
+      },
+      1,
+      (error, id) => errors.push(`${id}: ${(error as Error).message}`),
+    );
+    queue.add("1", "bad");
+    queue.add("2", "good");
+    await sleep(10);
+    await queue.whenIdle(1000);
+    expect(errors).toEqual(["1: boom"]);
+    expect(queue.stats()).toEqual({ depth: 0, active: 0 });
+  });
+});

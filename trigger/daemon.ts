@@ -1,0 +1,212 @@
+// The daemon: wires the poller, the push endpoint, the work queue, the job runner and the HTTP
+// endpoints together, and shuts them down in order.
+import type { S3Client } from "@aws-sdk/client-s3";
+import { createDynamoClient } from "../lib/dynamo.js";
+import { createLogger, describeError, type Logger } from "../lib/log.js";
+import { createS3Client, headObject, isNotFound } from "../lib/s3.js";
+import type { TriggerSettings } from "./config.js";
+import type { ObjectEvent } from "./events.js";
+import { classifyResponse, GatewayInvoker, type Invoker } from "./invoker.js";
+import { DynamoJobStore } from "./jobs/dynamo-store.js";
+import { dueIn, jobIdOf, type VideoRef } from "./jobs/job.js";
+import type { JobStore } from "./jobs/store.js";
+import { createKeyFilter } from "./keys.js";
+import { S3Lister } from "./lister.js";
+import { createTriggerMetrics, type TriggerMetrics } from "./metrics.js";
+import { type PollResult, Poller } from "./poller.js";
+import { WorkQueue } from "./queue.js";
+import { JobRunner } from "./runner.js";
+import { type CallbackRequest, close, createEndpoints, listen } from "./server.js";
+
+export interface DaemonDeps {
+  logger?: Logger;
+  s3?: S3Client;
+  store?: JobStore;
+  invoker?: Invoker;
+}
+
+export interface Daemon {
+  port: number;
+  url: string;
+  metrics: TriggerMetrics;
+  pollNow(): Promise<PollResult>;
+  /** Stops polling, lets running invocations finish (up to SHUTDOWN_TIMEOUT_SECONDS). */
+  stop(): Promise<{ drained: boolean }>;
+}
+
+type Source = "poll" | "push" | "retry";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = {}): Promise<Daemon> {
+  const logger = deps.logger ?? createLogger("trigger", { base: { replica: settings.replicaId } });
+  const s3 = deps.s3 ?? createS3Client(settings.s3);
+  const store = deps.store ?? new DynamoJobStore(createDynamoClient(settings.dynamo), settings.jobsTable);
+  if (settings.createTable) await store.ensureTable();
+  const invoker =
+    deps.invoker ??
+    new GatewayInvoker({
+      gatewayUrl: settings.openfaasUrl,
+      functionName: settings.functionName,
+      mode: settings.invokeMode,
+      timeoutMs: settings.invokeTimeoutMs,
+      token: settings.functionToken,
+    });
+
+  let stopping = false;
+  const queue: WorkQueue<VideoRef> = new WorkQueue(
+    (video) => runner.runSafely(video),
+    settings.concurrency,
+    (error, id) => logger.error("queue entry failed", { jobId: id, ...describeError(error) }),
+  );
+  const metrics = createTriggerMetrics(() => queue.stats());
+  const enqueue = (video: VideoRef, delayMs: number, source: Source): boolean => {
+    const added = queue.add(jobIdOf(video), video, delayMs);
+    if (added && source !== "retry") {
+      metrics.seen.inc({ source });
+      logger.info("video queued", { jobId: jobIdOf(video), videoKey: video.key, etag: video.etag, source, delayMs });
+    }
+    return added;
+  };
+  const runner = new JobRunner(
+    { store, invoker, metrics, logger, schedule: (video, delayMs) => enqueue(video, delayMs, "retry") },
+    {
+      owner: settings.replicaId,
+      leaseMs: settings.claimTimeoutMs,
+      maxAttempts: settings.maxAttempts,
+      backoff: { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs },
+      callbackUrlFor:
+        settings.invokeMode === "async"
+          ? (claim) =>
+              `${settings.callbackUrl}/callback?${new URLSearchParams({
+                bucket: claim.job.bucket,
+                key: claim.job.key,
+                etag: claim.job.etag,
+                claim: claim.token,
+              })}`
+          : undefined,
+    },
+  );
+
+  const filter = createKeyFilter({
+    prefix: settings.prefix,
+    suffix: settings.suffix,
+    suffixCaseSensitive: settings.suffixCaseSensitive,
+  });
+  const poller = new Poller(
+    {
+      lister: new S3Lister(s3, settings.bucket, settings.prefix, filter),
+      store,
+      enqueue: (video, delayMs) => enqueue(video, delayMs, "poll"),
+      metrics,
+      logger,
+    },
+    settings.pollIntervalMs,
+  );
+
+  /**
+   * A push is a hint: the object's current ETag comes from a HEAD, so a stale or forged record
+   * cannot create a job for an upload that does not exist.
+   */
+  const confirm = async (event: ObjectEvent): Promise<VideoRef | undefined> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const head = await headObject(s3, event.bucket, event.key);
+        return { bucket: event.bucket, key: event.key, etag: head.etag };
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        if (attempt >= 3) return undefined; // deleted since: nothing to do
+        await sleep(100 * attempt);
+      }
+    }
+  };
+
+  const notified = (events: ObjectEvent[]) => {
+    for (const event of events) {
+      const log = logger.child({ videoKey: event.key, bucket: event.bucket });
+      if (stopping) return;
+      if (event.bucket !== settings.bucket) {
+        metrics.notifications.inc({ result: "other_bucket" });
+        log.warn("notification for a bucket this trigger does not watch");
+        continue;
+      }
+      if (!filter(event.key)) {
+        metrics.notifications.inc({ result: "filtered" });
+        log.debug("notification for a key that is not a video");
+        continue;
+      }
+      metrics.notifications.inc({ result: "accepted" });
+      confirm(event)
+        .then(async (video) => {
+          if (!video) return log.info("notified object no longer exists");
+          // As for a poll: only a job that needs work goes on the queue (Ceph may repeat a push).
+          const delayMs = dueIn(await store.get(video), Date.now());
+          if (delayMs !== undefined) enqueue(video, delayMs, "push");
+        })
+        .catch((error: unknown) => log.error("notified object could not be checked", describeError(error)));
+    }
+  };
+
+  const callback = async (request: CallbackRequest) => {
+    const q = request.query;
+    const bucket = q.get("bucket");
+    const key = q.get("key");
+    const token = q.get("claim");
+    if (!bucket || !key || !token || request.functionStatus === undefined) {
+      return { status: 400, message: "expected bucket, key, etag and claim in the URL and X-Function-Status" };
+    }
+    const video = { bucket, key, etag: q.get("etag") ?? "" };
+    const job = await store.get(video);
+    if (job?.status !== "running" || job.claimToken !== token) {
+      logger.warn("stale callback ignored", { jobId: jobIdOf(video), videoKey: key, callId: request.callId });
+      return { status: 409, message: "this claim is no longer current" };
+    }
+    let outcome = classifyResponse(request.functionStatus, request.body);
+    if (outcome.kind === "accepted") outcome = { kind: "succeeded", status: outcome.status, result: "" };
+    await runner.record({ job, token }, outcome, { callId: request.callId });
+    return { status: 200, message: "recorded" };
+  };
+
+  const server = createEndpoints(
+    {
+      healthy: () => !stopping,
+      metrics: () => metrics.registry.render(),
+      notified,
+      callback,
+      notifyToken: settings.notifyToken,
+    },
+    logger,
+  );
+  const port = await listen(server, settings.host, settings.port);
+  poller.start();
+  logger.info("trigger started", {
+    port,
+    bucket: settings.bucket,
+    prefix: settings.prefix,
+    suffix: settings.suffix,
+    function: `${settings.openfaasUrl}/function/${settings.functionName}`,
+    mode: settings.invokeMode,
+    concurrency: settings.concurrency,
+    pollIntervalMs: settings.pollIntervalMs,
+    table: settings.jobsTable,
+  });
+
+  return {
+    port,
+    url: `http://${settings.host === "0.0.0.0" ? "127.0.0.1" : settings.host}:${port}`,
+    metrics,
+    pollNow: () => poller.pollOnce(),
+    async stop() {
+      if (stopping) return { drained: true };
+      stopping = true;
+      logger.info("stopping: no new work; waiting for running invocations", { active: queue.stats().active });
+      await poller.stop();
+      queue.stop();
+      const drained = await queue.whenIdle(settings.shutdownTimeoutMs);
+      await close(server);
+      if (drained) logger.info("stopped");
+      else logger.warn("stopped with invocations still running; their claims expire and are retried");
+      return { drained };
+    },
+  };
+}

@@ -1,0 +1,22 @@
+import { defineConfig } from "vitest/config";
+
+// unit: pure logic and local tools (ffmpeg, the models), no services.
+// integration: *.int.test.ts and test/e2e — real Ceph RGW and dynalite, started once per run.
+const integration = ["test/**/*.int.test.ts", "test/e2e/**/*.test.ts"];
+
+export default defineConfig({
+  test: {
+    pool: "forks",
+    // Real processes (Ceph, dynalite, ffmpeg, the models) on 2 cores.
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: integration } },
+      {
+        extends: true,
+        test: { name: "integration", include: integration, globalSetup: ["test/support/global-setup.ts"] },
+      },
+    ],
+  },
+});
