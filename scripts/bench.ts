@@ -12,7 +12,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { config as loadDotenv } from "dotenv";
 import { readSettings } from "../lib/config.js";
 import { createLogger } from "../lib/log.js";
 import { createS3Client } from "../lib/s3.js";
@@ -27,10 +26,23 @@ import type { Mode } from "../functions/face-recognition/pipeline/recognize.js";
 import { startEngine } from "../functions/face-recognition/runtime.js";
 import { dataDir, DATA_ENV } from "../test/support/data.js";
 import { cse546Clips, type LabeledVideo } from "./eval/dataset.js";
-import { STACK_ENV_FILE, stackDown, stackStatus, stackUp } from "./stack/stack.js";
+import { stackDown, stackStatus, stackUp } from "./stack/stack.js";
 import { cse546Uploads, runWorkload } from "./workload.js";
 
 const run = promisify(execFile);
+/** The bench's own stack, beside any stack the user has up. */
+const BENCH_STACK_ENV = {
+  ...process.env,
+  STACK_DIR: join(tmpdir(), "facerec-bench-stack"),
+  STACK_RGW_PORT: "17480",
+  STACK_MON_PORT: "13300",
+  STACK_MON_V1_PORT: "16789",
+  STACK_MS_PORT_MIN: "17500",
+  STACK_MS_PORT_MAX: "17599",
+  STACK_DYNAMODB_PORT: "14567",
+  STACK_FUNCTION_PORT: "18080",
+  STACK_TRIGGER_PORT: "18090",
+};
 const REPEATS = 3;
 const json = process.argv.includes("--json");
 const skipWorkload = process.argv.includes("--skip-workload");
@@ -159,9 +171,9 @@ async function childPids(pid: number): Promise<number[]> {
 async function main(): Promise<void> {
   const data = dataDir();
   if (!data) throw new Error(`the benchmark needs the shared data: set ${DATA_ENV}`);
-  say("bringing the bench stack up ...");
-  await stackUp({});
-  loadDotenv({ path: STACK_ENV_FILE, override: true, quiet: true });
+  say("bringing a bench stack up (its own folder and ports) ...");
+  const stack = await stackUp({ env: BENCH_STACK_ENV, log: say });
+  Object.assign(process.env, stack.env);
   const benchIn = `bench-in-${Date.now().toString(36)}`;
   const benchOut = `bench-out-${Date.now().toString(36)}`;
   const env = { ...process.env, INPUT_BUCKET: benchIn, OUTPUT_BUCKET: benchOut, WORKERS: "1", PORT: "0" };
@@ -207,7 +219,7 @@ async function main(): Promise<void> {
       const stage = (name: string) => median(runs.map((r) => r.timings[name] ?? 0));
       const total = median(runs.map((r) => r.total));
       const f = await floor(engine, clip, analyzer.frames, mode);
-      const row = {
+      const row: Record<string, number | string> & { oursOverFloor: number } = {
         clip: clip.id,
         download: round(stage("download")),
         decode: round(stage("decode")),
@@ -221,18 +233,17 @@ async function main(): Promise<void> {
         oursOverFloor: Number((total / f.total).toFixed(2)),
       };
       ratios[mode]?.push(row.oursOverFloor);
+      let originalNote = "";
       if (mode === "first") {
         const original = await originalDesign(ssd, clip, index, app.analyzer.rules);
-        Object.assign(row, { original: round(original), originalOverOurs: Number((original / total).toFixed(2)) });
+        row.original = round(original);
+        row.originalOverOurs = Number((original / total).toFixed(2));
+        originalNote = `   original design ${row.original} ms (${row.originalOverOurs}× ours)`;
         ratios.originalOverFirst?.push(original / total);
       }
       rows.push(row);
       say(
-        `${clip.id.padEnd(8)} ${String(row.download).padStart(8)} ${String(row.decode).padStart(6)} ${String(row.inference).padStart(9)} ${String(row.lookup).padStart(6)} ${String(row.upload).padStart(6)} ${String(row.total).padStart(6)} | ${String(row.floorDecode).padStart(13)} ${String(row.floorInference).padStart(9)} ${String(row.floor).padStart(5)} | ${row.oursOverFloor.toFixed(2).padStart(10)}${
-          "original" in row
-            ? `   original design ${row.original} ms (${(row as { originalOverOurs: number }).originalOverOurs}× ours)`
-            : ""
-        }`,
+        `${clip.id.padEnd(8)} ${String(row.download).padStart(8)} ${String(row.decode).padStart(6)} ${String(row.inference).padStart(9)} ${String(row.lookup).padStart(6)} ${String(row.upload).padStart(6)} ${String(row.total).padStart(6)} | ${String(row.floorDecode).padStart(13)} ${String(row.floorInference).padStart(9)} ${String(row.floor).padStart(5)} | ${row.oursOverFloor.toFixed(2).padStart(10)}${originalNote}`,
       );
     }
     const totals = rows.map((r) => r.total as number);
@@ -263,9 +274,9 @@ async function main(): Promise<void> {
       concurrency: 8,
     });
     const correct = outcomes.filter((o) => o.correct).length;
-    const status = await stackStatus();
-    const functionPid = status.processes.find((p) => p.name === "function")?.pid;
-    const pids = functionPid ? [functionPid, ...(await childPids(functionPid))] : [];
+    const status = await stackStatus({ env: BENCH_STACK_ENV });
+    const functionPids = status.components.find((c) => c.name === "function")?.pids ?? [];
+    const pids = [...functionPids, ...(await Promise.all(functionPids.map(childPids))).flat()];
     const rss = await Promise.all(pids.map(peakRss));
     workload = {
       uploads: uploads.length,
@@ -297,11 +308,11 @@ async function main(): Promise<void> {
 
 main()
   .then(async () => {
-    await stackDown({});
+    await stackDown({ env: BENCH_STACK_ENV });
     process.exit(0);
   })
   .catch(async (err: unknown) => {
     console.error(`bench: ${(err as Error).message}`);
-    await stackDown({}).catch(() => undefined);
+    await stackDown({ env: BENCH_STACK_ENV }).catch(() => undefined);
     process.exit(1);
   });

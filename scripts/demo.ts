@@ -1,19 +1,18 @@
 // npm run demo: the whole system on the local stack. Brings the stack up, uploads the 8 CSE546
 // clips through the S3 API, waits for their CSVs and prints what came back against the grader's
 // answers. Exit status 0 only when every video is right.
-import { config as loadDotenv } from "dotenv";
 import { readSettings } from "../lib/config.js";
 import { readS3Settings } from "../lib/cloud.js";
 import { createS3Client } from "../lib/s3.js";
 import { dataDir } from "../test/support/data.js";
 import { buildSampleData } from "./demo/sample-data.js";
-import { STACK_ENV_FILE, stackUp } from "./stack/stack.js";
+import { stackUp } from "./stack/stack.js";
 import { cse546Uploads, runWorkload, type Upload } from "./workload.js";
 
 async function main(): Promise<number> {
   let data = dataDir();
   let uploads: Upload[];
-  const stackOptions: Parameters<typeof stackUp>[0] = {};
+  const stackEnv: Record<string, string | undefined> = { ...process.env };
   if (data) {
     uploads = await cse546Uploads(data, { only8: true });
   } else {
@@ -22,11 +21,10 @@ async function main(): Promise<number> {
     const sample = await buildSampleData();
     data = sample.dir;
     uploads = sample.uploads;
-    Object.assign(stackOptions, { galleryFile: sample.galleryFile, studentsFile: sample.studentsFile });
+    Object.assign(stackEnv, { STACK_GALLERY_FILE: sample.galleryFile, STACK_STUDENTS_FILE: sample.studentsFile });
   }
-  await stackUp(stackOptions);
-  loadDotenv({ path: STACK_ENV_FILE, override: true, quiet: true });
-  const s3Settings = readSettings(process.env, readS3Settings);
+  const stack = await stackUp({ env: stackEnv, log: (line) => console.log(line) });
+  const s3Settings = readSettings({ ...process.env, ...stack.env }, readS3Settings);
   const s3 = createS3Client(s3Settings);
 
   console.log(`uploading ${uploads.length} videos to s3://${s3Settings.inputBucket} at ${s3Settings.endpoint}`);

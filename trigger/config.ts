@@ -1,7 +1,7 @@
 // The trigger's settings, read once at start into one typed object (see lib/config.ts).
 import { hostname } from "node:os";
 import { type DynamoSettings, readDynamoSettings, readS3Settings, type S3Settings } from "../lib/cloud.js";
-import { ConfigError, type Env, readSettings } from "../lib/config.js";
+import { type Env, readSettings } from "../lib/config.js";
 
 export type InvokeMode = "sync" | "async";
 
@@ -31,7 +31,10 @@ export interface TriggerSettings {
   maxAttempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
-  /** How long a claim holds a job; a claim older than this belonged to a crashed replica. */
+  /**
+   * How long a claim holds a job without a heartbeat: a running call renews it every third of
+   * this, so a claim older than this belonged to a replica that died.
+   */
   claimTimeoutMs: number;
   shutdownTimeoutMs: number;
   /** Names this replica in job records; unique per process unless set. */
@@ -50,14 +53,13 @@ export interface TriggerSettings {
 const seconds = (value: number) => Math.round(value * 1000);
 
 export function readTriggerSettings(env: Env): TriggerSettings {
-  const settings = readSettings(env, (read): TriggerSettings => {
+  return readSettings(env, (read): TriggerSettings => {
     const s3 = readS3Settings(read);
     const host = read.string("TRIGGER_HOST", "127.0.0.1");
     const port = read.int("TRIGGER_PORT", 8090, { min: 0, max: 65535 });
     // 0.0.0.0 is a bind address, not one a client can reach.
     const reachableHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
     const selfUrl = `http://${reachableHost}:${port}`;
-    const invokeTimeoutSeconds = read.number("INVOKE_TIMEOUT_SECONDS", 300, { min: 0.1 });
     return {
       s3,
       dynamo: readDynamoSettings(read),
@@ -76,12 +78,11 @@ export function readTriggerSettings(env: Env): TriggerSettings {
       host,
       port,
       concurrency: read.int("INVOKE_CONCURRENCY", 4, { min: 1, max: 256 }),
-      invokeTimeoutMs: seconds(invokeTimeoutSeconds),
-      maxAttempts: read.int("MAX_ATTEMPTS", 5, { min: 1, max: 100 }),
+      invokeTimeoutMs: seconds(read.number("INVOKE_TIMEOUT_SECONDS", 300, { min: 0.1 })),
+      maxAttempts: read.int("MAX_ATTEMPTS", 8, { min: 1, max: 100 }),
       retryBaseMs: seconds(read.number("RETRY_BASE_SECONDS", 2, { min: 0.01 })),
       retryMaxMs: seconds(read.number("RETRY_MAX_SECONDS", 60, { min: 0.01 })),
-      // Longer than one invocation (sync) so a live claim never expires under its owner.
-      claimTimeoutMs: seconds(read.number("CLAIM_TIMEOUT_SECONDS", invokeTimeoutSeconds + 30, { min: 0.5 })),
+      claimTimeoutMs: seconds(read.number("CLAIM_TIMEOUT_SECONDS", 30, { min: 0.3 })),
       shutdownTimeoutMs: seconds(read.number("SHUTDOWN_TIMEOUT_SECONDS", 25, { min: 0 })),
       replicaId: read.string("TRIGGER_ID", `${hostname()}:${process.pid}`),
       notifyToken: read.secret("NOTIFY_TOKEN", "notify-token", false),
@@ -94,9 +95,4 @@ export function readTriggerSettings(env: Env): TriggerSettings {
       },
     };
   });
-  if (settings.invokeMode === "sync" && settings.claimTimeoutMs <= settings.invokeTimeoutMs) {
-    // Otherwise a second replica could take over a job whose call is still running.
-    throw new ConfigError(["CLAIM_TIMEOUT_SECONDS: must be longer than INVOKE_TIMEOUT_SECONDS"]);
-  }
-  return settings;
 }

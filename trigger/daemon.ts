@@ -73,6 +73,8 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     {
       owner: settings.replicaId,
       leaseMs: settings.claimTimeoutMs,
+      // Nothing renews an async claim: it must last through the gateway's queue and the run.
+      acceptedLeaseMs: settings.invokeTimeoutMs + settings.claimTimeoutMs,
       maxAttempts: settings.maxAttempts,
       backoff: { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs },
       callbackUrlFor:

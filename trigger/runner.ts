@@ -9,8 +9,10 @@ import type { TriggerMetrics } from "./metrics.js";
 
 export interface RunnerOptions {
   owner: string;
-  /** How long a claim holds a job (sync: longer than one call; async: until the callback). */
+  /** How long a claim holds a job without renewal; renewed every third of it during a call. */
   leaseMs: number;
+  /** Async mode: how long an accepted call may take until its callback (queue + run). */
+  acceptedLeaseMs?: number;
   maxAttempts: number;
   backoff: BackoffOptions;
   /** Async mode: the callback URL for one claim, or undefined in sync mode. */
@@ -72,14 +74,41 @@ export class JobRunner {
     metrics.started.inc();
     log.info("invoking function", { attempt });
     const started = performance.now();
-    const outcome = await this.deps.invoker.invoke({
-      video,
-      jobId: claim.job.jobId,
-      callbackUrl: this.options.callbackUrlFor?.(claim),
-    });
+    const heartbeat = this.heartbeat(claim, log);
+    let outcome: InvokeOutcome;
+    try {
+      outcome = await this.deps.invoker.invoke({
+        video,
+        jobId: claim.job.jobId,
+        callbackUrl: this.options.callbackUrlFor?.(claim),
+      });
+    } finally {
+      clearInterval(heartbeat);
+    }
     const seconds = (performance.now() - started) / 1000;
     metrics.latency.observe(seconds, { outcome: outcome.kind });
     await this.record(claim, outcome, { durationMs: Math.round(seconds * 1000) });
+  }
+
+  /**
+   * Renews the claim while the call runs, so a long video never looks abandoned while a replica
+   * that dies stops renewing and its claim expires within one lease.
+   */
+  private heartbeat(claim: Claim, log: Logger): NodeJS.Timeout {
+    const timer = setInterval(
+      () => {
+        const now = this.now();
+        this.deps.store.renew(claim, { now, claimExpiresAt: now + this.options.leaseMs }).then(
+          (held) => {
+            if (!held) log.warn("claim lost during the call: another replica may invoke this video too");
+          },
+          (error: unknown) => log.warn("claim renewal failed", describeError(error)),
+        );
+      },
+      Math.max(100, Math.floor(this.options.leaseMs / 3)),
+    );
+    timer.unref();
+    return timer;
   }
 
   /** Records an outcome for a held claim: from a synchronous answer, or from an async callback. */
@@ -100,7 +129,7 @@ export class JobRunner {
           now,
           statusCode: outcome.status,
           callId: outcome.callId,
-          claimExpiresAt: now + this.options.leaseMs,
+          claimExpiresAt: now + (this.options.acceptedLeaseMs ?? this.options.leaseMs),
         });
         log.info("invocation queued by the gateway", { callId: outcome.callId });
         break;

@@ -141,7 +141,11 @@ async function bootstrap(dataDir: string, state: ClusterState, options: StartCep
 
   const conf = ["-c", p.conf];
   const daemon = (name: string, command: string, args: string[]) =>
-    spawnDetached(command, ["-f", ...conf, ...args], { marker: dataDir, logFile: p.outFile(name), pidFile: p.pidFile(name) });
+    spawnDetached(command, ["-f", ...conf, ...args], {
+      marker: dataDir,
+      logFile: p.outFile(name),
+      pidFile: p.pidFile(name),
+    });
 
   await run("monmaptool", ["--create", "--clobber", "--fsid", fsid, "--addv", "a", monAddrs(ports), p.monmap], {
     timeoutMs: 10_000,
@@ -172,7 +176,11 @@ async function bootstrap(dataDir: string, state: ClusterState, options: StartCep
     100,
   );
   step("osd up");
-  await waitFor("radosgw to answer", async () => ((await httpStatus(state.endpoint)) === 200 ? true : undefined), left());
+  await waitFor(
+    "radosgw to answer",
+    async () => ((await httpStatus(state.endpoint)) === 200 ? true : undefined),
+    left(),
+  );
   step("rgw up");
   await run(
     "radosgw-admin",
@@ -305,9 +313,7 @@ function daemonStatus(dataDir: string): CephDaemonStatus[] {
 }
 
 async function isUp(dataDir: string, state: ClusterState): Promise<boolean> {
-  return (
-    state.ready && daemonStatus(dataDir).every((d) => d.running) && (await httpStatus(state.endpoint)) === 200
-  );
+  return state.ready && daemonStatus(dataDir).every((d) => d.running) && (await httpStatus(state.endpoint)) === 200;
 }
 
 function sameCluster(a: ClusterState, b: ClusterState): boolean {

@@ -7,7 +7,7 @@ import type { FunctionConfig } from "./config.js";
 import type { Gallery } from "./gallery/gallery.js";
 import { createHandler } from "./handler.js";
 import { type Analyzer, analyzeVideo } from "./pipeline/analyze.js";
-import { S3VideoSource } from "./pipeline/fetch-video.js";
+import { S3VideoSource, sweepStaleTempDirs } from "./pipeline/fetch-video.js";
 import { S3Sink } from "./pipeline/report.js";
 import { makeAnalyzer, openStudents, readGallery, startEngine } from "./runtime.js";
 import { type RunningServer, startFunctionServer } from "./server.js";
@@ -22,6 +22,8 @@ export interface FunctionApp {
 
 export async function createFunctionApp(config: FunctionConfig, logger: Logger): Promise<FunctionApp> {
   const s3 = createS3Client(config.s3);
+  const swept = await sweepStaleTempDirs();
+  if (swept.length > 0) logger.warn("removed temporary files of dead function processes", { folders: swept.length });
   const [engine, gallery, students] = await Promise.all([
     startEngine(config.recognition),
     readGallery(config.gallery, s3),

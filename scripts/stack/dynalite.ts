@@ -3,7 +3,16 @@
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
-import { httpStatus, isOurProcess, portIsFree, readPidFile, spawnDetached, stopPidFile, tail, waitFor } from "../../ceph/local/daemon.js";
+import {
+  httpStatus,
+  isOurProcess,
+  portIsFree,
+  readPidFile,
+  spawnDetached,
+  stopPidFile,
+  tail,
+  waitFor,
+} from "../../ceph/local/daemon.js";
 
 export interface DynaliteOptions {
   port: number;

@@ -22,7 +22,11 @@ import { REPO_ROOT } from "./config.js";
  * `node --import tsx <file>`: one process, so SIGTERM reaches the service itself (npm does not
  * forward it, and tsx's own wrapper would deliver it twice). Anything else goes through npm.
  */
-export function scriptCommand(script: string, args: string[], repoRoot = REPO_ROOT): { command: string; args: string[] } {
+export function scriptCommand(
+  script: string,
+  args: string[],
+  repoRoot = REPO_ROOT,
+): { command: string; args: string[] } {
   const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { scripts?: Record<string, string> };
   const line = pkg.scripts?.[script];
   if (!line) throw new Error(`package.json has no "${script}" script`);
@@ -116,7 +120,9 @@ export async function startService(
     );
   } catch (error) {
     await stopService(spec, files);
-    throw new Error(`${spec.name} did not start: ${(error as Error).message}\n--- ${files.logFile}:\n${tail(files.logFile)}`);
+    throw new Error(
+      `${spec.name} did not start: ${(error as Error).message}\n--- ${files.logFile}:\n${tail(files.logFile)}`,
+    );
   }
   return { pid, reused: false, ms: Date.now() - started };
 }
@@ -164,7 +170,9 @@ export async function runScript(
     });
     if (code !== 0) {
       const why = code === null ? `killed (time limit ${options.timeoutMs} ms?)` : `exit status ${code}`;
-      throw new Error(`npm run ${script} -- ${args.join(" ")}: ${why}\n--- ${options.logFile}:\n${tail(options.logFile)}`);
+      throw new Error(
+        `npm run ${script} -- ${args.join(" ")}: ${why}\n--- ${options.logFile}:\n${tail(options.logFile)}`,
+      );
     }
   } finally {
     clearTimeout(timer);

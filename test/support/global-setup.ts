@@ -67,7 +67,13 @@ async function startTestCeph(dir: string) {
   for (let attempt = 1; ; attempt++) {
     // Our own ms bind range, away from Ceph's default 6800-7300 and the kernel's ephemeral ports.
     const msBindMin = 20_000 + Math.floor(Math.random() * 100) * 100;
-    const ports = { monV2: await freePort(), monV1: await freePort(), rgw: await freePort(), msBindMin, msBindMax: msBindMin + 99 };
+    const ports = {
+      monV2: await freePort(),
+      monV1: await freePort(),
+      rgw: await freePort(),
+      msBindMin,
+      msBindMax: msBindMin + 99,
+    };
     try {
       return await startCeph({ dataDir: dir, ports, accessKey: S3_ACCESS_KEY, secretKey: S3_SECRET_KEY });
     } catch (error) {
@@ -89,7 +95,8 @@ export default async function setup(): Promise<() => Promise<void>> {
     const stopping = Date.now();
     await Promise.all([stopDynalite(p.dynalite), stopCeph(p.ceph)]);
     rmSync(dir, { recursive: true, force: true });
-    if (process.env.FACEREC_TEST_DEBUG) console.log(`test services stopped in ${Date.now() - stopping} ms ${new Date().toISOString()}`);
+    if (process.env.FACEREC_TEST_DEBUG)
+      console.log(`test services stopped in ${Date.now() - stopping} ms ${new Date().toISOString()}`);
   };
   try {
     const started = Date.now();

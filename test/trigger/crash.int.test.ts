@@ -39,9 +39,6 @@ it("resumes after kill -9: all 30 processed, each invoked once except calls cut 
     gatewayUrl: fn.url,
     INVOKE_CONCURRENCY: String(CONCURRENCY),
     POLL_INTERVAL_SECONDS: "0.5",
-    // A crashed claim is taken over after this; calls take about a second here.
-    INVOKE_TIMEOUT_SECONDS: "10",
-    CLAIM_TIMEOUT_SECONDS: "12",
   });
   const first = await startTrigger("trigger-1", env);
   triggers.push(first);

@@ -201,6 +201,30 @@ describe("the daemon with a played function", () => {
     expect(stale.status).toBe(409);
   });
 
+  it("keeps a call longer than the claim timeout to one replica (the claim is renewed)", async () => {
+    const bucket = uniqueName("in-long");
+    await createBuckets(s3, bucket);
+    fn.answer = () => ({ status: 200, delayMs: 2500 });
+    const etag = await put(s3, bucket, "long.mp4", "l");
+    const table = uniqueName("jobs");
+    const env = triggerEnv({
+      bucket,
+      table,
+      gatewayUrl: fnUrl,
+      CLAIM_TIMEOUT_SECONDS: "0.6",
+      POLL_INTERVAL_SECONDS: "0.2",
+    });
+    for (const id of ["a", "b"]) {
+      const daemon = await startDaemon(readTriggerSettings({ ...env, TRIGGER_ID: id }), { logger: memoryLogger() });
+      started.push({ close: () => daemon.stop() });
+    }
+    const store = dynamoStore(table);
+    await until("success", async () =>
+      (await store.get({ bucket, key: "long.mp4", etag }))?.status === "succeeded" ? true : undefined,
+    );
+    expect(fn.calls.filter((c) => c.bucket === bucket)).toHaveLength(1);
+  });
+
   it("serves /healthz, and on stop lets the running call finish", async () => {
     const bucket = uniqueName("in-stop");
     await createBuckets(s3, bucket);

@@ -11,7 +11,7 @@ const input = uniqueName("in-replicas");
 const output = uniqueName("out-replicas");
 const table = uniqueName("jobs-replicas");
 const store = dynamoStore(table);
-const keys = Array.from({ length: 24 }, (_, i) => `shared/video-${String(i).padStart(2, "0")}.mp4`);
+const keys = Array.from({ length: 16 }, (_, i) => `shared/video-${String(i).padStart(2, "0")}.mp4`);
 let fn: FunctionProcess;
 const triggers: TriggerProcess[] = [];
 

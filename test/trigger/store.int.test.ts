@@ -85,6 +85,19 @@ describe("DynamoJobStore", () => {
     expect(c2.claimed && c2.claim.job.attempts).toBe(1);
   });
 
+  it("renews a held claim, and only the holder can", async () => {
+    const ref = video("renew.mp4");
+    const now = Date.now();
+    const c = await store.claim(ref, "a", now, 1000);
+    if (!c.claimed) throw new Error("expected a claim");
+    expect(await store.renew(c.claim, { now: now + 900, claimExpiresAt: now + 1900 })).toBe(true);
+    expect((await store.claim(ref, "b", now + 1500, 1000)).claimed).toBe(false);
+    const stolen = { ...c.claim, token: "not-the-token" };
+    expect(await store.renew(stolen, { now: now + 1600, claimExpiresAt: now + 99_000 })).toBe(false);
+    expect((await store.claim(ref, "b", now + 2000, 1000)).claimed).toBe(true);
+    expect(await store.renew(c.claim, { now: now + 2100, claimExpiresAt: now + 3100 })).toBe(false);
+  });
+
   it("extends an async claim until the callback, which then records the outcome", async () => {
     const ref = video("async.mp4");
     const now = Date.now();

@@ -258,6 +258,10 @@ export class DynamoJobStore implements JobStore {
     );
   }
 
+  renew(claim: Claim, outcome: Outcome & { claimExpiresAt: number }): Promise<boolean> {
+    return this.whileHeld(claim, { updatedAt: iso(outcome.now), claimExpiresAt: outcome.claimExpiresAt }, []);
+  }
+
   accepted(claim: Claim, outcome: Outcome & { callId?: string; claimExpiresAt: number }): Promise<boolean> {
     return this.whileHeld(
       claim,

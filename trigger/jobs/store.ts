@@ -23,6 +23,8 @@ export interface JobStore {
   succeed(claim: Claim, outcome: Outcome & { result?: string }): Promise<boolean>;
   fail(claim: Claim, outcome: Outcome & { reason: string }): Promise<boolean>;
   retryLater(claim: Claim, outcome: Outcome & { reason: string; nextAttemptAt: number }): Promise<boolean>;
+  /** Extends a held claim (the heartbeat of a running call). */
+  renew(claim: Claim, outcome: Outcome & { claimExpiresAt: number }): Promise<boolean>;
   /** Async mode: the gateway queued the call; the claim is extended to wait for the callback. */
   accepted(claim: Claim, outcome: Outcome & { callId?: string; claimExpiresAt: number }): Promise<boolean>;
   /** A failed job back to pending with its attempts reset; false unless it was failed. */

@@ -162,7 +162,7 @@ export async function* readFrames(file: string, options: FrameOptions): AsyncGen
 
   command.on("stderr", (line: string) => {
     stderrTail.push(line);
-    if (stderrTail.length > 20) stderrTail.shift();
+    if (stderrTail.length > 40) stderrTail.shift();
   });
   command.on("codecData", (data: { duration?: string; video?: string; video_details?: string[] }) => {
     const problem = checkInput(data, options);
@@ -248,7 +248,19 @@ function parseDuration(text: string | undefined): number | undefined {
   return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : undefined;
 }
 
-function describeFfmpegFailure(err: Error, stderrTail: string[]): string {
+/** ffmpeg's own words are long and cryptic: name the cause when it is a known one. */
+const KNOWN_FAILURES: [RegExp, string][] = [
+  [/does not contain any stream|matches no streams/, "the file has no video stream"],
+  [/moov atom not found/, "the MP4 is incomplete or damaged (no index: moov atom not found)"],
+  [/partial file|Invalid NAL unit size|Invalid data found/, "the video is truncated or damaged"],
+  [/max_pixels|Picture size \d+x\d+ is invalid/, "the video's frames are too large"],
+  [/Protocol .* not on whitelist/, "the video refers to another file or address, which is not allowed"],
+];
+
+export function describeFfmpegFailure(err: Error, stderrTail: string[]): string {
+  const text = stderrTail.join("\n");
+  const known = KNOWN_FAILURES.find(([pattern]) => pattern.test(text));
+  if (known) return known[1];
   const lines = stderrTail.map((l) => l.trim()).filter((l) => l && !/^(frame=|size=|video:|\[out)/.test(l));
   const last = lines.slice(-2).join("; ") || err.message;
   return `ffmpeg could not decode the video: ${last.slice(0, 300)}`;
@@ -256,16 +268,12 @@ function describeFfmpegFailure(err: Error, stderrTail: string[]): string {
 
 /**
  * fluent-ffmpeg asks ffmpeg for its formats and encoders before its first command in a process
- * (three extra ffmpeg runs); doing it at start-up keeps that off the first video's time.
+ * (extra ffmpeg runs); doing it at start-up keeps that off the first video's time.
  */
 export async function warmUpFfmpeg(): Promise<void> {
   const probe = ffmpeg().setFfmpegPath(ffmpegPath);
   await Promise.all([
-    new Promise((resolve, reject) =>
-      probe.getAvailableFormats((err, formats) => (err ? reject(err) : resolve(formats))),
-    ),
-    new Promise((resolve, reject) =>
-      probe.getAvailableEncoders((err, encoders) => (err ? reject(err) : resolve(encoders))),
-    ),
+    new Promise((resolve, reject) => probe.getAvailableFormats((err, formats) => (err ? reject(err) : resolve(formats)))),
+    new Promise((resolve, reject) => probe.getAvailableEncoders((err, encoders) => (err ? reject(err) : resolve(encoders)))),
   ]);
 }

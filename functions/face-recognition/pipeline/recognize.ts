@@ -1,4 +1,5 @@
 // Stages 2–4 on one local video file: frames → faces → matches, with per-stage timings.
+import { VideoError } from "./errors.js";
 import type { FaceEngine } from "./faces.js";
 import { type FrameOptions, readFrames } from "./frames.js";
 import { judgeFace, type MatchIndex, type MatchRules, type PersonSighting, SightingTally } from "./match.js";
@@ -41,6 +42,8 @@ export async function recognizeVideo(
     // `first`: the original behaviour — the first confident identification answers; ffmpeg is killed.
     if (options.mode === "first" && verdicts.some((v) => v.kind === "known")) break;
   }
+  // A container with no decodable frame (truncated, empty track) is not a video with nobody in it.
+  if (tally.frames === 0) throw new VideoError("no frame of the video could be decoded");
   const people = tally.confirmed();
   return {
     people: options.mode === "first" ? firstKnown(tally, people) : people,

@@ -33,7 +33,13 @@ function s3For(c: CephCluster) {
 
 beforeAll(async () => {
   const msBindMin = 30_000 + Math.floor(Math.random() * 20) * 100;
-  ports = { monV2: await freePort(), monV1: await freePort(), rgw: await freePort(), msBindMin, msBindMax: msBindMin + 99 };
+  ports = {
+    monV2: await freePort(),
+    monV1: await freePort(),
+    rgw: await freePort(),
+    msBindMin,
+    msBindMax: msBindMin + 99,
+  };
   cluster = await startCeph({ dataDir, ports, ...keys, buckets: ["videos", "results"] });
 });
 

@@ -69,7 +69,7 @@ export function settingReads(file: string): SettingRead[] {
     out.push({ ...read, file: rel(file), line: lineOf(index) });
 
   const method = new RegExp(
-    `\\b[\\w$]+\\.(${READER_METHODS.join("|")})\\(\\s*"(${ENV_NAME})"\\s*(\\)|,\\s*(?:"([^"]*)"\\s*(\\)|,\\s*(\\w+)))?)`,
+    `\\b[\\w$]+\\s*\\.(${READER_METHODS.join("|")})\\(\\s*"(${ENV_NAME})"\\s*(\\)|,\\s*(?:"([^"]*)"\\s*(\\)|,\\s*(\\w+)))?)`,
     "g",
   );
   const seen = new Set<number>();
@@ -95,12 +95,12 @@ export function settingReads(file: string): SettingRead[] {
     );
   }
   if (isSettingsModule) {
-    for (const m of code.matchAll(new RegExp(`\\b([\\w$.]+)\\(\\s*"(${ENV_NAME})"`, "g"))) {
-      const callee = m[1] as string;
-      if (seen.has(m.index as number) || READER_METHODS.some((r) => callee.endsWith(`.${r}`))) continue;
-      // Only names that look like environment variables: an underscore or all capitals of 3+.
-      if ((m[2] as string).length < 3) continue;
-      add({ name: m[2] as string, how: "call", required: false }, m.index as number);
+    // Plain function calls only (a wrapper such as `port("STACK_RGW_PORT", …)`): method calls like
+    // `child.kill("SIGKILL")` are not settings.
+    for (const m of code.matchAll(new RegExp(`(?<![\\w$.])([\\w$]+)\\(\\s*"(${ENV_NAME})"`, "g"))) {
+      const name = m[2] as string;
+      if (seen.has(m.index as number) || name.length < 3 || name.startsWith("SIG")) continue;
+      add({ name, how: "call", required: false }, m.index as number);
     }
   }
   // Assignments (`process.env.X ??= "…"`) set a variable for a library: not a setting of ours.

@@ -92,10 +92,13 @@ export function triggerEnv(settings: {
     TRIGGER_HOST: "127.0.0.1",
     TRIGGER_PORT: "0",
     POLL_INTERVAL_SECONDS: "1",
-    INVOKE_TIMEOUT_SECONDS: "20",
-    CLAIM_TIMEOUT_SECONDS: "25",
+    INVOKE_TIMEOUT_SECONDS: "30",
+    // Renewed every ~1.3 s while a call runs; a dead replica's claims are free 4 s after it died.
+    CLAIM_TIMEOUT_SECONDS: "4",
     RETRY_BASE_SECONDS: "0.2",
     RETRY_MAX_SECONDS: "2",
+    // About 12 s of retries: enough for a function that answers 429 while busy on a loaded machine.
+    MAX_ATTEMPTS: "10",
     SHUTDOWN_TIMEOUT_SECONDS: "10",
     LOG_LEVEL: "info",
     ...rest,

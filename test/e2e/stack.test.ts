@@ -1,0 +1,121 @@
+// The local stack brought up and down programmatically, on free ports in a temp dir (never the
+// developer's .stack or default ports). Needs the Ceph packages (scripts/setup.sh). The full-stack
+// case also needs the shared data (FACEREC_DATA_DIR: encoding.pickle, student_data.json) and the
+// function and trigger entry points; it is skipped without the data.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { freePort, MARKER_ENV } from "../../ceph/local/daemon.js";
+import type { StackPorts } from "../../scripts/stack/config.js";
+import { stackDown, stackStatus, stackUp } from "../../scripts/stack/stack.js";
+import { dataDir } from "../support/data.js";
+
+const root = mkdtempSync(join(tmpdir(), "stack-e2e-"));
+const quiet = () => undefined;
+
+afterAll(async () => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function freePorts(): Promise<StackPorts> {
+  const msBindMin = 40_000 + Math.floor(Math.random() * 50) * 100;
+  return {
+    rgw: await freePort(),
+    monV2: await freePort(),
+    monV1: await freePort(),
+    msBindMin,
+    msBindMax: msBindMin + 99,
+    dynamodb: await freePort(),
+    function: await freePort(),
+    trigger: await freePort(),
+  };
+}
+
+/** Every live process started for a stack in `dir` (Ceph's daemons carry `<dir>/ceph`). */
+function processesOf(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (/\) Z /.test(stat)) continue;
+      const environ = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (environ.some((v) => v === `${MARKER_ENV}=${dir}` || v.startsWith(`${MARKER_ENV}=${dir}/`))) {
+        pids.push(Number(entry));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+describe("stack (ceph + dynamodb)", () => {
+  it("comes up, is reused, repairs what is down, and goes down leaving nothing", async () => {
+    const dir = join(root, "infra");
+    const studentsFile = join(root, "students.json");
+    writeFileSync(studentsFile, JSON.stringify([{ id: 1, name: "mr_bean", major: "lawyer", year: "freshmen" }]));
+    const options = {
+      dir,
+      services: ["ceph", "dynamodb"] as const,
+      ports: await freePorts(),
+      studentsFile,
+      env: {},
+      log: quiet,
+    };
+    const up = await stackUp({ ...options, services: [...options.services] });
+    expect(up.started.sort()).toEqual(["ceph", "dynamodb"]);
+    expect(up.components.map((c) => [c.name, c.state])).toEqual([
+      ["ceph", "up"],
+      ["dynamodb", "up"],
+      ["function", "off"],
+      ["trigger", "off"],
+    ]);
+    // The env file of a stack outside the default dir stays in that dir.
+    expect(up.config.envFile).toBe(join(dir, "stack.env"));
+    const envFile = readFileSync(up.config.envFile, "utf8");
+    expect(envFile).toContain(`S3_ENDPOINT=http://127.0.0.1:${options.ports.rgw}\n`);
+    expect(envFile).toContain(`DYNAMODB_ENDPOINT=http://127.0.0.1:${options.ports.dynamodb}\n`);
+    expect(envFile).not.toMatch(/AKIA/);
+
+    const again = await stackUp({ ...options, services: [...options.services] });
+    expect(again.started).toEqual([]);
+
+    const dynalitePid = up.components.find((c) => c.name === "dynamodb")?.pids[0];
+    if (!dynalitePid || dynalitePid <= 1) throw new Error("no dynalite pid"); // never kill(-1) or kill(0)
+    process.kill(dynalitePid, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await stackStatus({ dir, env: {} })).components.find((c) => c.name === "dynamodb")?.state).toBe("down");
+    const repaired = await stackUp({ ...options, services: [...options.services] });
+    expect(repaired.started).toEqual(["dynamodb"]);
+
+    expect(processesOf(dir).length).toBe(4); // mon, osd, rgw, dynalite
+    const down = await stackDown({ dir, env: {} });
+    expect(down.stopped.sort()).toEqual(["ceph", "dynamodb"]);
+    expect(processesOf(dir)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  });
+});
+
+describe.runIf(dataDir())("stack (all services; needs the shared data, the function and the trigger)", () => {
+  it("brings up ceph, dynamodb, the function and the trigger, then takes them down", async () => {
+    const dir = join(root, "full");
+    const up = await stackUp({ dir, ports: await freePorts(), env: { FACEREC_DATA_DIR: dataDir() }, log: quiet });
+    try {
+      expect(up.components.map((c) => [c.name, c.state])).toEqual([
+        ["ceph", "up"],
+        ["dynamodb", "up"],
+        ["function", "up"],
+        ["trigger", "up"],
+      ]);
+      const health = await fetch(`${up.env.OPENFAAS_URL}/_/health`);
+      expect(health.status).toBe(200);
+      expect(existsSync(up.env.GALLERY ?? "")).toBe(true);
+    } finally {
+      await stackDown({ dir, env: {} });
+    }
+    expect(processesOf(dir)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  });
+});
