@@ -16,8 +16,11 @@ export interface TriggerSettings {
   /** Bearer token sent to the function; undefined sends no Authorization header. */
   functionToken?: string;
   invokeMode: InvokeMode;
-  /** Base URL of this daemon as the gateway sees it, for X-Callback-Url in async mode. */
-  callbackUrl: string;
+  /**
+   * Base URL of this daemon as the gateway reaches it, for X-Callback-Url in async mode;
+   * undefined: http://TRIGGER_HOST:<the port it listens on>.
+   */
+  callbackUrl?: string;
   pollIntervalMs: number;
   prefix: string;
   suffix: string;
@@ -68,7 +71,7 @@ export function readTriggerSettings(env: Env): TriggerSettings {
       functionName: read.string("FUNCTION_NAME", "face-recognition"),
       functionToken: read.secret("FUNCTION_TOKEN", "function-token", false),
       invokeMode: read.oneOf("INVOKE_MODE", ["sync", "async"] as const, "sync"),
-      callbackUrl: read.url("CALLBACK_URL", selfUrl),
+      callbackUrl: read.optionalUrl("CALLBACK_URL"),
       pollIntervalMs: seconds(read.number("POLL_INTERVAL_SECONDS", 10, { min: 0.05 })),
       prefix: read.optional("INPUT_PREFIX") ?? "",
       suffix: read.optional("INPUT_SUFFIX") ?? ".mp4",

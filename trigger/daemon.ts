@@ -36,6 +36,9 @@ export interface Daemon {
 
 type Source = "poll" | "push" | "retry";
 
+/** A bind address such as 0.0.0.0 is not one a client can connect to. */
+const reachable = (host: string) => (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host);
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = {}): Promise<Daemon> {
@@ -54,6 +57,7 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     });
 
   let stopping = false;
+  let callbackBase = settings.callbackUrl;
   const queue: WorkQueue<VideoRef> = new WorkQueue(
     (video) => runner.runSafely(video),
     settings.concurrency,
@@ -80,7 +84,7 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
       callbackUrlFor:
         settings.invokeMode === "async"
           ? (claim) =>
-              `${settings.callbackUrl}/callback?${new URLSearchParams({
+              `${callbackBase}/callback?${new URLSearchParams({
                 bucket: claim.job.bucket,
                 key: claim.job.key,
                 etag: claim.job.etag,
@@ -180,6 +184,8 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     logger,
   );
   const port = await listen(server, settings.host, settings.port);
+  const url = `http://${reachable(settings.host)}:${port}`;
+  callbackBase = settings.callbackUrl ?? url;
   poller.start();
   logger.info("trigger started", {
     port,
@@ -195,7 +201,7 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
 
   return {
     port,
-    url: `http://${settings.host === "0.0.0.0" ? "127.0.0.1" : settings.host}:${port}`,
+    url,
     metrics,
     pollNow: () => poller.pollOnce(),
     async stop() {

@@ -97,7 +97,7 @@ export async function startCeph(options: StartCephOptions): Promise<CephCluster>
     return result(dataDir, { ...wanted, buckets: [...new Set([...state.buckets, ...missing])] }, true);
   }
   if (existsSync(dataDir)) {
-    log?.info("ceph data dir is stale or half up: stopping and wiping it", { dataDir });
+    log?.info("ceph in this data dir is half up, stale or set up differently: stopping and wiping it", { dataDir });
     await stopCeph(dataDir);
   }
 

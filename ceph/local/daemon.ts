@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 export const MARKER_ENV = "LOCAL_DAEMON_MARKER";
 
 export interface SpawnDetachedOptions {
-  /** Written to `<marker>` check and usually the state dir owning the process. */
+  /** Put in the process's environment and checked before any signal: the owner's state dir. */
   marker: string;
   /** stdout and stderr of the process are appended here. */
   logFile: string;

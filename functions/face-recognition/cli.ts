@@ -7,24 +7,20 @@
 // Every option has an environment variable (credentials.env.example); options win. The local
 // stack's .stack.env is read when present, so commands reach the stack without further setup.
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { CreateTableCommand, DescribeTableCommand, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
-import { BatchWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { config as loadDotenv } from "dotenv";
 import { type Env, readSettings } from "../../lib/config.js";
 import { readDynamoSettings } from "../../lib/cloud.js";
 import { createDynamoClient } from "../../lib/dynamo.js";
+import { loadStudents } from "../../lib/students.js";
 import { readRecognitionSettings, readStudentSettings } from "./config.js";
 import { enrollFolder, enrollFromVideo, type Progress } from "./enroll.js";
 import { emptyGallery, loadGallery, saveGallery } from "./gallery/gallery.js";
 import { importGalleryFile } from "./gallery/import.js";
 import { analyzeVideo } from "./pipeline/analyze.js";
 import { toCsv, type VideoResult } from "./pipeline/report.js";
-import { parseStudentRecords } from "./pipeline/students.js";
 import { makeAnalyzer, openStudents, startEngine } from "./runtime.js";
-import { normalizeStudentYears } from "../../scripts/stack/students.js";
 
 const USAGE = `usage: facerec <command>
   recognize <video>... --gallery <file> [--students <json> | --table <name>] [--mode all|first] [--json]
@@ -96,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
       return importGallery(args[1], required(values.out, "--out"));
     case "students":
       if (args[0] !== "load" || !args[1]) throw new UsageError("students load <student_data.json> --table <name>");
-      return loadStudents(args[1], env);
+      return loadStudentsTable(args[1], env);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -191,49 +187,17 @@ async function importGallery(file: string, out: string): Promise<number> {
   return 0;
 }
 
-async function loadStudents(file: string, env: Env): Promise<number> {
+async function loadStudentsTable(file: string, env: Env): Promise<number> {
   const settings = readSettings(env, (read) => ({
     table: readStudentSettings(read).table,
     dynamo: readDynamoSettings(read),
   }));
-  const { records, corrections } = normalizeStudentYears(
-    parseStudentRecords(JSON.parse(await readFile(file, "utf8")), file),
+  const loaded = await loadStudents(createDynamoClient(settings.dynamo), settings.table, file);
+  for (const c of loaded.corrections) console.error(`facerec: ${c.name}: year "${c.from}" loaded as "${c.to}"`);
+  console.error(
+    `facerec: loaded ${loaded.count} students into table ${settings.table}${loaded.created ? " (created)" : ""}`,
   );
-  for (const c of corrections) console.error(`facerec: ${c.name}: year "${c.from}" loaded as "${c.to}"`);
-  const db = createDynamoClient(settings.dynamo);
-  await ensureStudentsTable(db, settings.table);
-  for (let i = 0; i < records.length; i += 25) {
-    await db.send(
-      new BatchWriteCommand({
-        RequestItems: { [settings.table]: records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
-      }),
-    );
-  }
-  console.error(`facerec: loaded ${records.length} students into table ${settings.table}`);
   return 0;
-}
-
-async function ensureStudentsTable(db: ReturnType<typeof createDynamoClient>, table: string): Promise<void> {
-  try {
-    await db.send(new DescribeTableCommand({ TableName: table }));
-    return;
-  } catch (err) {
-    if (!(err instanceof ResourceNotFoundException)) throw err;
-  }
-  await db.send(
-    new CreateTableCommand({
-      TableName: table,
-      AttributeDefinitions: [{ AttributeName: "name", AttributeType: "S" }],
-      KeySchema: [{ AttributeName: "name", KeyType: "HASH" }],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
-  for (let i = 0; i < 50; i++) {
-    const { Table } = await db.send(new DescribeTableCommand({ TableName: table }));
-    if (Table?.TableStatus === "ACTIVE") return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`table ${table} did not become active`);
 }
 
 /** A progress bar on a terminal; nothing when stderr is a pipe or a file. */

@@ -223,7 +223,7 @@ async function startStudents(
   // Loaded on demand: the SDK is slow to import and `down`/`status` do not need it.
   const [{ createDynamoClient }, { loadStudents }] = await Promise.all([
     import("../../lib/dynamo.js"),
-    import("./students-table.js"),
+    import("../../lib/students.js"),
   ]);
   const db = createDynamoClient({
     endpoint: env.DYNAMODB_ENDPOINT,

@@ -61,7 +61,9 @@ describe.skipIf(!data)("the CSE546 workload through the local stack", () => {
       concurrency: 8,
     });
     console.log(`108 uploads: ${(totalMs / 1000).toFixed(1)} s from the first upload to the last CSV`);
-    const wrong = outcomes.filter((o) => !o.correct).map((o) => `${o.key}: expected ${o.expected}, got ${o.found ?? o.error ?? "no CSV"}`);
+    const wrong = outcomes
+      .filter((o) => !o.correct)
+      .map((o) => `${o.key}: expected ${o.expected}, got ${o.found ?? o.error ?? "no CSV"}`);
     expect(wrong).toEqual([]);
 
     const pids = (await stackStatus({ env })).components.flatMap((c) => c.pids);

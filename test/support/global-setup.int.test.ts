@@ -12,6 +12,8 @@ const services = process.env.FACEREC_TEST_SERVICES ?? "all";
 describe("global setup", () => {
   it("runs this file in a forked worker", () => {
     expect(process.env.VITEST_POOL_ID).toBeDefined();
+    // A child_process.fork() child has an IPC channel to its parent (vitest's main process).
+    expect(typeof process.send).toBe("function");
     expect(process.env.AWS_REGION).toBe("us-east-1");
   });
 

@@ -85,18 +85,14 @@ async function startTestCeph(dir: string) {
 
 export default async function setup(): Promise<() => Promise<void>> {
   const services = selectedServices(process.env.FACEREC_TEST_SERVICES);
-  if (process.env.FACEREC_TEST_DEBUG) console.log(`setup entered ${new Date().toISOString()}`);
   await collectStale();
   const dir = mkdtempSync(join(tmpdir(), PREFIX));
   const p = paths(dir);
   writeFileSync(p.owner, String(process.pid));
 
   const teardown = async () => {
-    const stopping = Date.now();
     await Promise.all([stopDynalite(p.dynalite), stopCeph(p.ceph)]);
     rmSync(dir, { recursive: true, force: true });
-    if (process.env.FACEREC_TEST_DEBUG)
-      console.log(`test services stopped in ${Date.now() - stopping} ms ${new Date().toISOString()}`);
   };
   try {
     const started = Date.now();

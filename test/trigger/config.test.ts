@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../lib/config.js";
 import { readTriggerSettings } from "../../trigger/config.js";
@@ -23,10 +26,10 @@ describe("readTriggerSettings", () => {
       invokeTimeoutMs: 300_000,
       claimTimeoutMs: 30_000,
       maxAttempts: 8,
-      callbackUrl: "http://127.0.0.1:8090",
       notify: { endpoint: "http://127.0.0.1:8090/notifications", persistent: false, topic: "facerec-videos" },
     });
     expect(s.functionToken).toBeUndefined();
+    expect(s.callbackUrl).toBeUndefined(); // the daemon's own address, once it listens
   });
 
   it("reads every setting, in seconds where the name says so", () => {
@@ -64,6 +67,17 @@ describe("readTriggerSettings", () => {
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).problems).toHaveLength(3);
+    }
+  });
+
+  it("reads the function token from the secrets directory before the environment", () => {
+    const dir = mkdtempSync(join(tmpdir(), "trigger-secrets-"));
+    try {
+      writeFileSync(join(dir, "function-token"), "from-the-file-123\n");
+      const s = readTriggerSettings({ ...minimal, SECRETS_DIR: dir, FUNCTION_TOKEN: "from-the-env-456" });
+      expect(s.functionToken).toBe("from-the-file-123");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

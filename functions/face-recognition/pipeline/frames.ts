@@ -160,9 +160,13 @@ export async function* readFrames(file: string, options: FrameOptions): AsyncGen
     w?.();
   };
 
+  // ffmpeg decodes what there is of a cut-off upload and exits 0: its demuxer's "partial file"
+  // warning is the only sign, and such an upload is refused rather than half-read.
+  let truncated = false;
   command.on("stderr", (line: string) => {
     stderrTail.push(line);
     if (stderrTail.length > 40) stderrTail.shift();
+    if (/: partial file\s*$/.test(line)) truncated = true;
   });
   command.on("codecData", (data: { duration?: string; video?: string; video_details?: string[] }) => {
     const problem = checkInput(data, options);
@@ -179,6 +183,7 @@ export async function* readFrames(file: string, options: FrameOptions): AsyncGen
     poke();
   });
   command.on("end", () => {
+    if (truncated && !finished) failure = new VideoError(TRUNCATED);
     finished = true;
     poke();
   });
@@ -248,17 +253,28 @@ function parseDuration(text: string | undefined): number | undefined {
   return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : undefined;
 }
 
+const TRUNCATED = "the video is truncated or damaged";
+
 /** ffmpeg's own words are long and cryptic: name the cause when it is a known one. */
 const KNOWN_FAILURES: [RegExp, string][] = [
   [/does not contain any stream|matches no streams/, "the file has no video stream"],
   [/moov atom not found/, "the MP4 is incomplete or damaged (no index: moov atom not found)"],
-  [/partial file|Invalid NAL unit size|Invalid data found/, "the video is truncated or damaged"],
-  [/max_pixels|Picture size \d+x\d+ is invalid/, "the video's frames are too large"],
+  [/partial file|Invalid NAL unit size|Invalid data found/, TRUNCATED],
+  [/max_pixels|max pixel count|Picture size \d+x\d+ is invalid/, "the video's frames are too large"],
   [/Protocol .* not on whitelist/, "the video refers to another file or address, which is not allowed"],
+  // The mov demuxer's enable_drefs is off: a track whose data reference names another file is
+  // never opened, and has no samples to decode.
+  [
+    /Skipped opening external track/,
+    "the video's data is in another file (an external data reference), which is not allowed",
+  ],
 ];
 
 export function describeFfmpegFailure(err: Error, stderrTail: string[]): string {
   const text = stderrTail.join("\n");
+  // The decoder refused a frame over -max_pixels (a size the container header did not state).
+  const huge = /Picture size (\d+)x(\d+) exceeds specified max pixel count (\d+)/.exec(text);
+  if (huge) return `the video's frames are ${huge[1]}×${huge[2]}, over the limit of ${huge[3]} pixels`;
   const known = KNOWN_FAILURES.find(([pattern]) => pattern.test(text));
   if (known) return known[1];
   const lines = stderrTail.map((l) => l.trim()).filter((l) => l && !/^(frame=|size=|video:|\[out)/.test(l));
@@ -273,7 +289,11 @@ export function describeFfmpegFailure(err: Error, stderrTail: string[]): string 
 export async function warmUpFfmpeg(): Promise<void> {
   const probe = ffmpeg().setFfmpegPath(ffmpegPath);
   await Promise.all([
-    new Promise((resolve, reject) => probe.getAvailableFormats((err, formats) => (err ? reject(err) : resolve(formats)))),
-    new Promise((resolve, reject) => probe.getAvailableEncoders((err, encoders) => (err ? reject(err) : resolve(encoders)))),
+    new Promise((resolve, reject) =>
+      probe.getAvailableFormats((err, formats) => (err ? reject(err) : resolve(formats))),
+    ),
+    new Promise((resolve, reject) =>
+      probe.getAvailableEncoders((err, encoders) => (err ? reject(err) : resolve(encoders))),
+    ),
   ]);
 }

@@ -1,8 +1,7 @@
 // Stage 5: identified names → student records. DynamoDB (table keyed on `name`) in the cloud, or a
 // local student_data.json. A name with no record is still reported, with empty major and year.
-import { readFile } from "node:fs/promises";
 import { GetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { normalizeStudentYears } from "../../../scripts/stack/students.js";
+import { readStudentsFile } from "../../../lib/students.js";
 
 export interface Student {
   name: string;
@@ -31,27 +30,14 @@ export class FileStudentDirectory implements StudentDirectory {
   private constructor(private readonly byName: Map<string, Student>) {}
 
   static async load(file: string): Promise<FileStudentDirectory> {
-    // The same corrections as the table gets when the stack loads it (see normalizeStudentYears).
-    const { records } = normalizeStudentYears(
-      parseStudentRecords(JSON.parse(await readFile(file, "utf8")) as unknown, file),
-    );
-    return new FileStudentDirectory(new Map(records.map((s) => [s.name, s])));
+    // The same records, corrections included, as the table gets when it is loaded.
+    const { records } = await readStudentsFile(file);
+    return new FileStudentDirectory(new Map(records.map((r) => [r.name, toStudent(r)])));
   }
 
   async find(name: string): Promise<Student | undefined> {
     return this.byName.get(name);
   }
-}
-
-/** Validates a student_data.json array: `[{name, major, year, ...}]`. */
-export function parseStudentRecords(data: unknown, source: string): (Student & Record<string, unknown>)[] {
-  if (!Array.isArray(data)) throw new Error(`${source}: expected a JSON array of student records`);
-  return data.map((item, i) => {
-    if (typeof item !== "object" || item === null || typeof (item as { name?: unknown }).name !== "string") {
-      throw new Error(`${source}: record ${i} has no "name" string`);
-    }
-    return { ...(item as Record<string, unknown>), ...toStudent(item as Record<string, unknown>) };
-  });
 }
 
 function toStudent(item: Record<string, unknown>): Student {

@@ -45,8 +45,10 @@ export class LoggedProcess {
     // Lines can be split across chunks: buffer per stream.
     for (const stream of [child.stdout, child.stderr]) {
       let rest = "";
-      stream?.on("data", (chunk: Buffer) => {
-        const text = rest + chunk.toString("utf8");
+      // Decodes across chunk boundaries: a key's "ü" may be split between two reads.
+      stream?.setEncoding("utf8");
+      stream?.on("data", (chunk: string) => {
+        const text = rest + chunk;
         const end = text.lastIndexOf("\n");
         rest = end < 0 ? text : text.slice(end + 1);
         if (end >= 0) onData(Buffer.from(text.slice(0, end + 1)));

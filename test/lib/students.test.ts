@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { normalizeStudentYears, normalizeYear } from "../../../scripts/stack/students.js";
-import { requireData } from "../../support/data.js";
+import { normalizeStudentYears, normalizeYear } from "../../lib/students.js";
+import { requireData } from "../support/data.js";
 
 describe("normalizeYear", () => {
   it("corrects the known misspellings", () => {

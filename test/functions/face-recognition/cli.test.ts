@@ -1,0 +1,143 @@
+// The facerec command line, run as a user runs it.
+import { execFile } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadGallery } from "../../../functions/face-recognition/gallery/gallery.js";
+import { requireData } from "../../support/data.js";
+
+const exec = promisify(execFile);
+const data = requireData();
+
+async function facerec(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec("npx", ["tsx", "functions/face-recognition/cli.ts", ...args], {
+      // No stack settings from a developer's .stack.env: the CLI must work on files alone.
+      env: { ...process.env, STUDENTS_TABLE: "", GALLERY: "" },
+      maxBuffer: 10_000_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe.skipIf(!data)("facerec", () => {
+  const dir = data as string;
+  const work = mkdtempSync(join(tmpdir(), "cli-test-"));
+  const gallery = join(work, "gallery.json");
+
+  beforeAll(async () => {
+    const imported = await facerec("gallery", "import", join(dir, "cse546", "encoding.pickle"), "--out", gallery);
+    expect(imported.code).toBe(0);
+  });
+
+  it("gallery import writes the 11 people of the original encoding file", async () => {
+    const g = await loadGallery(gallery);
+    expect(g.model).toBe("dlib-resnet");
+    expect(g.people).toHaveLength(11);
+  });
+
+  it("recognize --json prints one object per video; a bad video gets one line on stderr and a non-zero exit", async () => {
+    const junk = join(work, "junk.mp4");
+    writeFileSync(junk, "definitely not a video");
+    const videos = ["test_1.mp4", "test_8.mp4"].map((v) => join(dir, "cse546", "videos", v));
+    const students = join(dir, "cse546", "student_data.json");
+    const out = await facerec(
+      "recognize",
+      videos[0] as string,
+      junk,
+      videos[1] as string,
+      "--gallery",
+      gallery,
+      "--students",
+      students,
+      "--json",
+    );
+    expect(out.code).toBe(1);
+    const lines = out.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.video, l.people.map((p: { name: string }) => p.name)])).toEqual([
+      [videos[0], ["president_biden"]],
+      [videos[1], ["president_obama"]],
+    ]);
+    expect(lines[0]).toMatchObject({ unknownFaces: 0, framesExamined: 4 });
+    expect(Object.keys(lines[0])).toEqual([
+      "video",
+      "people",
+      "unknownFaces",
+      "framesExamined",
+      "backend",
+      "timingsMs",
+    ]);
+    expect(lines[0].people[0]).toMatchObject({
+      name: "president_biden",
+      major: "history",
+      year: "sophomore",
+      frames: 4,
+      firstSeen: 0,
+    });
+    expect(out.stderr.trim()).toBe(`facerec: ${junk}: not an MP4/MOV video: the content looks like text`);
+  });
+
+  it("recognize prints the CSV, header only when nobody is known", async () => {
+    const out = await facerec(
+      "recognize",
+      join(dir, "videos", "no_face_big_buck_bunny.mp4"),
+      "--gallery",
+      gallery,
+      "--students",
+      join(dir, "cse546", "student_data.json"),
+    );
+    expect(out.code).toBe(0);
+    expect(out.stdout).toBe("name,major,year\r\n");
+  });
+
+  it("names a wrong option value and the setting behind it", async () => {
+    const out = await facerec("recognize", "x.mp4", "--gallery", gallery, "--mode", "sometimes");
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain('RECOGNITION_MODE: must be one of all, first, got "sometimes"');
+  });
+
+  it("enroll reports photos with no face or several faces by name and skips them", async () => {
+    const people = join(work, "people");
+    for (const name of ["amy", "raj"]) {
+      mkdirSync(join(people, name), { recursive: true });
+      for (const n of [1, 2]) copyFileSync(join(dir, "people", name, `${n}.png`), join(people, name, `${n}.png`));
+    }
+    copyFileSync(join(dir, "extra", "no_face_white.png"), join(people, "raj", "blank.png"));
+    copyFileSync(join(dir, "extra", "bbt4.jpg"), join(people, "amy", "group.jpg"));
+    const out = await facerec("enroll", people, "--out", join(work, "enrolled.json"));
+    expect(out.code).toBe(0);
+    expect(out.stderr).toContain("facerec: skipped raj/blank.png: no face found");
+    expect(out.stderr).toMatch(/facerec: skipped amy\/group.jpg: \d+ faces found/);
+    const g = await loadGallery(join(work, "enrolled.json"));
+    expect(g.people.map((p) => [p.name, p.descriptors.length])).toEqual([
+      ["amy", 2],
+      ["raj", 2],
+    ]);
+  });
+
+  it("enroll-video adds a person from a segment of a video", async () => {
+    const out = await facerec(
+      "enroll-video",
+      join(dir, "cse546", "videos", "test_4.mp4"),
+      "--name",
+      "johnny",
+      "--seconds",
+      "2",
+      "--out",
+      join(work, "from-video.json"),
+    );
+    expect(out.code).toBe(0);
+    const g = await loadGallery(join(work, "from-video.json"));
+    expect(g.model).toBe("face-api-facerecognitionnet");
+    expect(g.people[0]?.name).toBe("johnny");
+    expect(g.people[0]?.descriptors.length).toBeGreaterThan(0);
+  });
+});
