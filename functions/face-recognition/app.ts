@@ -33,13 +33,26 @@ export async function createFunctionApp(config: FunctionConfig, logger: Logger):
   const handle = createHandler({
     source: new S3VideoSource(s3),
     sink: new S3Sink(s3, config.s3.outputBucket),
-    analyze: (file, video) => analyzeVideo(file, video, analyzer),
+    analyze: oneAtATime((file: string, video: string) => analyzeVideo(file, video, analyzer)),
     inputBucket: config.s3.inputBucket,
     maxVideoBytes: config.recognition.maxVideoBytes,
     token: config.token,
     logger,
   });
   return { handle, analyzer, gallery };
+}
+
+/**
+ * Decode and inference use this process's one core: two videos interleaved would both finish
+ * late and hold two videos' frames in memory. Downloads and uploads of other requests still overlap.
+ */
+export function oneAtATime<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (...args) => {
+    const result = tail.then(() => fn(...args));
+    tail = result.catch(() => undefined);
+    return result;
+  };
 }
 
 export function serveFunction(app: FunctionApp, config: FunctionConfig, logger: Logger): Promise<RunningServer> {
