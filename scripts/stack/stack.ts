@@ -23,6 +23,7 @@ import {
 } from "./config.js";
 import { dynaliteStatus, startDynalite, stopDynalite } from "./dynalite.js";
 import { runScript, type ServiceSpec, serviceStatus, startService, stopService } from "./services.js";
+import { isAlive } from "../../lib/process.js";
 
 export { STACK_ENV_FILE, type StackConfig, type StackOptions } from "./config.js";
 
@@ -344,7 +345,7 @@ async function withLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
     writeFileSync(lock, String(process.pid), { flag: "wx" });
   } catch {
     const holder = Number(readFileSync(lock, "utf8"));
-    if (Number.isInteger(holder) && holder !== process.pid && processAlive(holder)) {
+    if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
       throw new Error(`another stack up/down (pid ${holder}) works on ${dir}`);
     }
     writeFileSync(lock, String(process.pid));
@@ -353,15 +354,6 @@ async function withLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
     return await work();
   } finally {
     rmSync(lock, { force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

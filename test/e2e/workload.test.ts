@@ -13,17 +13,9 @@ import { freePort } from "../../ceph/local/daemon.js";
 import { type StackInfo, stackDown, stackStatus, stackUp } from "../../scripts/stack/stack.js";
 import { cse546Uploads, runWorkload } from "../../scripts/workload.js";
 import { requireData } from "../support/data.js";
+import { isAlive } from "../../lib/process.js";
 
 const data = requireData();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.skipIf(!data)("the CSE546 workload through the local stack", () => {
   let env: Record<string, string | undefined>;
@@ -71,7 +63,7 @@ describe.skipIf(!data)("the CSE546 workload through the local stack", () => {
     await stackDown({ env });
     stack = undefined;
     await new Promise((r) => setTimeout(r, 500));
-    expect(pids.filter(alive)).toEqual([]);
+    expect(pids.filter(isAlive)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
   }, 900_000);
 });

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { startCeph, stopCeph } from "../../ceph/local/cluster.js";
 import { freePort } from "../../ceph/local/daemon.js";
 import { startDynalite, stopDynalite } from "../../scripts/stack/dynalite.js";
+import { isAlive } from "../../lib/process.js";
 
 const PREFIX = "facerec-test-";
 const REGION = "us-east-1";
@@ -40,15 +41,6 @@ const paths = (dir: string) => ({
   owner: join(dir, "owner.pid"),
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Stops and removes what runs whose owning vitest process is gone (killed, Ctrl-C'd twice...). */
 async function collectStale(): Promise<void> {
   for (const name of readdirSync(tmpdir())) {
@@ -56,7 +48,7 @@ async function collectStale(): Promise<void> {
     const dir = join(tmpdir(), name);
     const p = paths(dir);
     const owner = existsSync(p.owner) ? Number(readFileSync(p.owner, "utf8")) : Number.NaN;
-    if (!Number.isInteger(owner) || alive(owner)) continue;
+    if (!Number.isInteger(owner) || isAlive(owner)) continue;
     await stopDynalite(p.dynalite).catch(() => undefined);
     await stopCeph(p.ceph).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { downloadObject, isNotFound, ObjectTooLargeError } from "../../../lib/s3.js";
 import { VideoError, VideoNotFoundError } from "./errors.js";
+import { isAlive } from "../../../lib/process.js";
 
 export interface FetchedVideo {
   file: string;
@@ -55,15 +56,6 @@ export async function sweepStaleTempDirs(dir = tmpdir()): Promise<string[]> {
     removed.push(name);
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 // ISO base media file (MP4, MOV, 3GP, M4V): the first box is one of these.
