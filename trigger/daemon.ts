@@ -13,7 +13,7 @@ import type { JobStore } from "./jobs/store.js";
 import { createKeyFilter } from "./keys.js";
 import { S3Lister } from "./lister.js";
 import { createTriggerMetrics, type TriggerMetrics } from "./metrics.js";
-import { type PollResult, Poller } from "./poller.js";
+import { Poller } from "./poller.js";
 import { WorkQueue } from "./queue.js";
 import { JobRunner } from "./runner.js";
 import { type CallbackRequest, close, createEndpoints, listen } from "./server.js";
@@ -29,7 +29,6 @@ export interface Daemon {
   port: number;
   url: string;
   metrics: TriggerMetrics;
-  pollNow(): Promise<PollResult>;
   /** Stops polling, lets running invocations finish (up to SHUTDOWN_TIMEOUT_SECONDS). */
   stop(): Promise<{ drained: boolean }>;
 }
@@ -203,7 +202,6 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     port,
     url,
     metrics,
-    pollNow: () => poller.pollOnce(),
     async stop() {
       if (stopping) return { drained: true };
       stopping = true;

@@ -85,6 +85,7 @@ export function readFunctionConfig(env: Env = process.env): FunctionConfig {
     s3: readS3Settings(read),
     dynamo: readDynamoSettings(read),
     token: read.secret("FUNCTION_TOKEN", "function-token", false),
-    maxInflight: read.int("MAX_INFLIGHT", 4, { min: 1, max: 1000 }),
+    // Analysis is one video at a time per process; more in flight only queue their downloads.
+    maxInflight: read.int("MAX_INFLIGHT", 8, { min: 1, max: 1000 }),
   }));
 }

@@ -98,6 +98,7 @@ it("survives a 20 s gateway outage; past the retry limit, jobs fail with the rea
     expect(job.lastError).toMatch(/^gave up after 2 attempts; last error: .*ECONNREFUSED/);
   }
   const status = await triggerCommand(["status"], hastyEnv);
+  console.log(`trigger status during the outage (MAX_ATTEMPTS=2):\n${status.stdout}`);
   expect(status.code).toBe(0);
   expect(status.stdout).toMatch(/failed\s+3/);
   expect(status.stdout).toContain("hasty/video-0.mp4");

@@ -1,0 +1,73 @@
+// The gateway call over real HTTP, against the played function (no other services needed).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../ceph/local/daemon.js";
+import { GatewayInvoker } from "../../trigger/invoker.js";
+import { FakeFunction } from "./support/fake-function.js";
+
+const fn = new FakeFunction();
+let url: string;
+const video = { bucket: "in", key: "dir/clip 01+ü.mp4", etag: "e" };
+
+beforeAll(async () => {
+  url = await fn.start();
+});
+afterAll(() => fn.close());
+
+const invoker = (options: Partial<ConstructorParameters<typeof GatewayInvoker>[0]> = {}) =>
+  new GatewayInvoker({ gatewayUrl: url, functionName: "face-recognition", mode: "sync", timeoutMs: 2000, ...options });
+
+describe("GatewayInvoker", () => {
+  it("POSTs {bucket, key} to /function/<name> with the bearer token and the job id", async () => {
+    fn.answer = () => ({ status: 200, body: { status: "succeeded", outputs: ["dir/clip 01+ü.csv"] } });
+    const outcome = await invoker({ token: "tok-123456" }).invoke({ video, jobId: "j1" });
+    expect(outcome).toEqual({
+      kind: "succeeded",
+      status: 200,
+      result: JSON.stringify({ status: "succeeded", outputs: ["dir/clip 01+ü.csv"] }),
+    });
+    expect(fn.calls.at(-1)).toMatchObject({
+      bucket: "in",
+      key: "dir/clip 01+ü.mp4",
+      authorization: "Bearer tok-123456",
+      jobId: "j1",
+    });
+  });
+
+  it("sends no Authorization header without a token", async () => {
+    fn.answer = () => ({ status: 200 });
+    await invoker().invoke({ video, jobId: "j2" });
+    expect(fn.calls.at(-1)?.authorization).toBeUndefined();
+  });
+
+  it("passes the function's 422 reason and the gateway's Retry-After through", async () => {
+    fn.answer = () => ({ status: 422, body: { error: "not an MP4/MOV video" } });
+    expect(await invoker().invoke({ video, jobId: "j3" })).toMatchObject({
+      kind: "permanent",
+      reason: "the function cannot process this video (422): not an MP4/MOV video",
+    });
+    fn.answer = () => ({ status: 429, body: "busy", headers: { "Retry-After": "3" } });
+    expect(await invoker().invoke({ video, jobId: "j4" })).toMatchObject({ kind: "transient", retryAfterMs: 3000 });
+  });
+
+  it("turns a call that outlives the timeout into a transient outcome", async () => {
+    fn.answer = () => ({ status: 200, delayMs: 1500 });
+    const started = Date.now();
+    expect(await invoker({ timeoutMs: 300 }).invoke({ video, jobId: "j5" })).toEqual({
+      kind: "transient",
+      reason: "no answer within 0.3 s (timeout)",
+    });
+    expect(Date.now() - started).toBeLessThan(1200);
+  });
+
+  it("turns a refused connection into a transient outcome", async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const outcome = await invoker({ gatewayUrl: closed }).invoke({ video, jobId: "j6" });
+    expect(outcome).toMatchObject({ kind: "transient", reason: expect.stringContaining("ECONNREFUSED") });
+  });
+
+  it("async mode: /async-function/<name> with X-Callback-Url, 202 is accepted", async () => {
+    const async = invoker({ mode: "async" });
+    expect(async.path).toBe("/async-function/face-recognition");
+    await expect(async.invoke({ video, jobId: "j7" })).rejects.toThrow(/callback URL/);
+  });
+});
