@@ -79,7 +79,9 @@ export function createHandler(deps: HandlerDeps) {
       const result = await deps.analyze(fetched.file, video.key);
       result.timingsMs = { download: downloadMs, ...result.timingsMs };
       const uploadStart = performance.now();
-      const outputs = await writeReport(deps.sink, reportStem(video.key), result);
+      const outputs = await writeReport(deps.sink, reportStem(video.key), result).catch((err: unknown) => {
+        throw new Error(`could not write the report: ${describeStorageError(err)}`);
+      });
       result.timingsMs.upload = Math.round(performance.now() - uploadStart);
       for (const warning of result.warnings) log.warn(warning);
       log.info("video done", {
@@ -134,6 +136,13 @@ export function createHandler(deps: HandlerDeps) {
       outputs: [],
     };
   }
+}
+
+/** The SDK names RGW's bodiless 404 "UnknownError": say what it means. */
+function describeStorageError(err: unknown): string {
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if ((err as Error).name === "NoSuchBucket" || status === 404) return "the output bucket does not exist";
+  return String(describeError(err).error);
 }
 
 function httpStatus(outcome: Outcome): number {

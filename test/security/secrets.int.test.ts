@@ -58,7 +58,8 @@ describe.skipIf(!data)("secrets never leak", () => {
     };
     for (const [file, value] of Object.entries(files)) writeFileSync(join(secrets, file), value);
     const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of ["S3_AWS_ACCESS_KEY_ID", "S3_AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) delete env[k];
+    for (const k of ["S3_AWS_ACCESS_KEY_ID", "S3_AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
+      delete env[k];
     Object.assign(env, {
       SECRETS_DIR: secrets,
       PORT: "0",
@@ -70,7 +71,11 @@ describe.skipIf(!data)("secrets never leak", () => {
       DYNAMODB_ENDPOINT: overrides.dynamoEndpoint ?? process.env.DYNAMODB_ENDPOINT,
       LOG_LEVEL: "debug",
     });
-    const proc = spawn("npx", ["tsx", "functions/face-recognition/index.ts"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    // node itself (not npx): the pid is the function's, so a signal reaches it.
+    const proc = spawn(process.execPath, ["--import", "tsx", "functions/face-recognition/index.ts"], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const out: string[] = [];
     proc.stdout?.on("data", (c: Buffer) => out.push(c.toString()));
     proc.stderr?.on("data", (c: Buffer) => out.push(c.toString()));
@@ -78,11 +83,21 @@ describe.skipIf(!data)("secrets never leak", () => {
     started.push(fn);
     const deadline = Date.now() + 90_000;
     while (!fn.url) {
-      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`function ${name} did not start:\n${out.join("")}`);
+      if (Date.now() > deadline || proc.exitCode !== null)
+        throw new Error(`function ${name} did not start:\n${out.join("")}`);
       fn.url = /"url":"(http:[^"]+)"/.exec(out.join(""))?.[1] ?? "";
       await new Promise((r) => setTimeout(r, 100));
     }
     return fn;
+  }
+
+  /** SIGTERM (the function drains), SIGKILL after 10 s. */
+  function stop(fn: Fn): Promise<unknown> {
+    if (fn.proc.exitCode !== null || fn.proc.signalCode !== null) return Promise.resolve();
+    const exited = new Promise((r) => fn.proc.once("exit", r));
+    fn.proc.kill("SIGTERM");
+    const timer = setTimeout(() => fn.proc.kill("SIGKILL"), 10_000);
+    return exited.finally(() => clearTimeout(timer));
   }
 
   async function invoke(fn: Fn, body: unknown, token: string | null = TOKEN) {
@@ -90,6 +105,7 @@ describe.skipIf(!data)("secrets never leak", () => {
       method: "POST",
       headers: { "content-type": "application/json", ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
       body: JSON.stringify(body),
+      signal: AbortSignal.timeout(60_000),
     });
     const text = await res.text();
     responses.push(JSON.stringify([...res.headers]), text);
@@ -100,54 +116,75 @@ describe.skipIf(!data)("secrets never leak", () => {
     await s3.send(new CreateBucketCommand({ Bucket: input }));
     await s3.send(new CreateBucketCommand({ Bucket: output }));
     await saveGallery(join(work, "gallery.json"), await importGalleryFile(join(dir, "cse546", "encoding.pickle")));
-    execFileSync("npx", ["tsx", "functions/face-recognition/cli.ts", "students", "load", join(dir, "cse546", "student_data.json"), "--table", table], {
-      env: process.env,
-      stdio: "pipe",
-    });
-    const put = (key: string, body: Buffer | string) => s3.send(new PutObjectCommand({ Bucket: input, Key: key, Body: body }));
+    execFileSync(
+      "npx",
+      [
+        "tsx",
+        "functions/face-recognition/cli.ts",
+        "students",
+        "load",
+        join(dir, "cse546", "student_data.json"),
+        "--table",
+        table,
+      ],
+      {
+        env: process.env,
+        stdio: "pipe",
+      },
+    );
+    const put = (key: string, body: Buffer | string) =>
+      s3.send(new PutObjectCommand({ Bucket: input, Key: key, Body: body }));
     await put("good.mp4", readFileSync(join(dir, "cse546", "videos", "test_0.mp4")));
     await put("junk.mp4", "plain text, not a video");
     await put("list.mp4", "#EXTM3U\n#EXTINF:1,\nhttp://127.0.0.1:9/x.ts\n");
   });
 
   afterAll(async () => {
-    for (const fn of started) fn.proc.kill("SIGTERM");
-    await Promise.all(started.map((fn) => new Promise((r) => (fn.proc.exitCode !== null ? r(0) : fn.proc.once("exit", r)))));
+    await Promise.all(started.map(stop));
     rmSync(work, { recursive: true, force: true });
   });
 
-  it("a batch with every kind of failure leaves no credential in logs, results, responses or outputs", async () => {
+  it("a batch with every kind of failure leaves no credential in logs, results, responses or outputs", {
+    timeout: 240_000,
+  }, async () => {
     const ok = await startFunction("ok", {});
-    expect((await invoke(ok, { bucket: input, key: "good.mp4" })).body.people?.map((p) => p.name)).toEqual(["president_trump"]);
+    expect((await invoke(ok, { bucket: input, key: "good.mp4" })).body.people?.map((p) => p.name)).toEqual([
+      "president_trump",
+    ]);
     expect((await invoke(ok, { bucket: input, key: "good.mp4" }, null)).status).toBe(401);
     expect((await invoke(ok, { bucket: input, key: "good.mp4" }, `${TOKEN}x`)).status).toBe(401);
     expect((await invoke(ok, { bucket: input, key: "junk.mp4" })).status).toBe(422);
     expect((await invoke(ok, { bucket: input, key: "list.mp4" })).status).toBe(422);
     expect((await invoke(ok, { bucket: input, key: "gone.mp4" })).status).toBe(404);
     expect((await invoke(ok, { bucket: "not-input", key: "good.mp4" })).status).toBe(400);
-    ok.proc.kill("SIGTERM");
+    await stop(ok);
 
     // The database unreachable: a temporary failure with a plain reason.
     const noDb = await startFunction("no-db", { dynamoEndpoint: "http://127.0.0.1:9" });
     const dbDown = await invoke(noDb, { bucket: input, key: "good.mp4" });
     expect(dbDown.status).toBe(503);
     expect(dbDown.body.error).toMatch(/^temporary failure: /);
-    noDb.proc.kill("SIGTERM");
+    await stop(noDb);
 
     // Storage refusing the credentials (a wrong secret): the signature error must not echo it.
     const badS3 = await startFunction("bad-s3", { s3Secret: WRONG_S3_SECRET });
     const denied = await invoke(badS3, { bucket: input, key: "good.mp4" });
     expect(denied.status).toBe(503);
     expect(denied.body.error).toMatch(/^temporary failure: /);
-    badS3.proc.kill("SIGTERM");
-    await Promise.all(started.map((fn) => new Promise((r) => (fn.proc.exitCode !== null ? r(0) : fn.proc.once("exit", r)))));
+    await stop(badS3);
+    console.log(`database down: ${dbDown.body.error}\nstorage credentials refused: ${denied.body.error}`);
 
     const outputs: string[] = [];
     for await (const o of listAllObjects(s3, output)) {
       const got = await s3.send(new GetObjectCommand({ Bucket: output, Key: o.key }));
       outputs.push(o.key, (await got.Body?.transformToString()) ?? "");
     }
-    expect(outputs.filter((_, i) => i % 2 === 0).sort()).toEqual(["good.csv", "good.json", "junk.error.json", "list.error.json"]);
+    expect(outputs.filter((_, i) => i % 2 === 0).sort()).toEqual([
+      "good.csv",
+      "good.json",
+      "junk.error.json",
+      "list.error.json",
+    ]);
     const logs = started.map((fn) => fn.out.join("")).join("\n");
     // The logs did record the failures (so the search below searched something real).
     expect(logs).toMatch(/video refused/);

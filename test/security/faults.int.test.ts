@@ -1,0 +1,142 @@
+// Faults at the function's level: the output bucket missing, and the function's process killed
+// mid-video. Each ends, once the part is back, with the video processed once and no temporary
+// file left behind. (Stack-level faults — Ceph RGW and dynalite restarts under the trigger — are
+// for test/e2e/faults.test.ts.)
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createS3Client } from "../../lib/s3.js";
+import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js";
+import { importGalleryFile } from "../../functions/face-recognition/gallery/import.js";
+import { requireData } from "../support/data.js";
+
+const data = requireData();
+const suffix = Date.now().toString(36);
+const input = `flt-in-${suffix}`;
+const output = `flt-out-${suffix}`;
+
+interface Fn {
+  url: string;
+  out: string[];
+  proc: ChildProcess;
+}
+
+describe.skipIf(!data)("the function under faults", () => {
+  const dir = data as string;
+  const work = mkdtempSync(join(tmpdir(), "sec-faults-"));
+  // The function's own temp folder, so its leftovers can be seen without touching anyone else's.
+  const fnTmp = join(work, "tmp");
+  const s3 = createS3Client({
+    endpoint: process.env.S3_ENDPOINT,
+    region: "us-east-1",
+    accessKeyId: process.env.S3_AWS_ACCESS_KEY_ID ?? "",
+    secretAccessKey: process.env.S3_AWS_SECRET_ACCESS_KEY ?? "",
+  });
+  const started: Fn[] = [];
+
+  async function startFunction(): Promise<Fn> {
+    const proc = spawn(process.execPath, ["--import", "tsx", "functions/face-recognition/index.ts"], {
+      env: {
+        ...process.env,
+        TMPDIR: fnTmp,
+        PORT: "0",
+        WORKERS: "1",
+        INPUT_BUCKET: input,
+        OUTPUT_BUCKET: output,
+        GALLERY: join(work, "gallery.json"),
+        STUDENTS_FILE: join(dir, "cse546", "student_data.json"),
+        SECRETS_DIR: join(work, "no-secrets"),
+        // Every frame: a long decode, so the kill below lands mid-video.
+        SAMPLE_FPS: "30",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const fn: Fn = { url: "", out: [], proc };
+    proc.stdout?.on("data", (c: Buffer) => fn.out.push(c.toString()));
+    proc.stderr?.on("data", (c: Buffer) => fn.out.push(c.toString()));
+    started.push(fn);
+    const deadline = Date.now() + 90_000;
+    while (!fn.url) {
+      if (Date.now() > deadline || proc.exitCode !== null)
+        throw new Error(`the function did not start:\n${fn.out.join("")}`);
+      fn.url = /"url":"(http:[^"]+)"/.exec(fn.out.join(""))?.[1] ?? "";
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return fn;
+  }
+
+  const invoke = async (fn: Fn, key: string) => {
+    const res = await fetch(`${fn.url}/function/face-recognition`, {
+      method: "POST",
+      body: JSON.stringify({ bucket: input, key }),
+      signal: AbortSignal.timeout(90_000),
+    });
+    return { status: res.status, body: (await res.json()) as { error?: string; outputs?: string[] } };
+  };
+  const read = async (key: string) => {
+    const got = await s3.send(new GetObjectCommand({ Bucket: output, Key: key }));
+    return (await got.Body?.transformToString()) ?? "";
+  };
+  const leftovers = () => readdirSync(fnTmp).filter((d) => d.startsWith("facerec-"));
+
+  beforeAll(async () => {
+    mkdirSync(fnTmp, { recursive: true });
+    await s3.send(new CreateBucketCommand({ Bucket: input }));
+    await saveGallery(join(work, "gallery.json"), await importGalleryFile(join(dir, "cse546", "encoding.pickle")));
+    const video = (name: string) => readFileSync(join(dir, "cse546", "videos", name));
+    await s3.send(new PutObjectCommand({ Bucket: input, Key: "a.mp4", Body: video("test_0.mp4") }));
+    await s3.send(new PutObjectCommand({ Bucket: input, Key: "long.mp4", Body: video("test_1.mp4") }));
+    await s3.send(new PutObjectCommand({ Bucket: input, Key: "junk.mp4", Body: "not a video" }));
+  });
+
+  afterAll(async () => {
+    for (const fn of started) if (fn.proc.exitCode === null && fn.proc.signalCode === null) fn.proc.kill("SIGKILL");
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("the output bucket missing: a temporary failure (503, retry), nothing left behind; processed once it exists", async () => {
+    const fn = await startFunction();
+    const good = await invoke(fn, "a.mp4");
+    expect(good.status).toBe(503);
+    expect(good.body.error).toBe("temporary failure: could not write the report: the output bucket does not exist");
+    // A refused upload cannot write its error report either: also temporary, so it is retried.
+    const junk = await invoke(fn, "junk.mp4");
+    expect(junk.status).toBe(503);
+    expect(junk.body.error).toBe("not an MP4/MOV video: the content looks like text");
+    expect(leftovers()).toEqual([]);
+    console.log(`output bucket missing: ${good.body.error}`);
+
+    await s3.send(new CreateBucketCommand({ Bucket: output }));
+    expect((await invoke(fn, "a.mp4")).status).toBe(200);
+    expect(await read("a.csv")).toBe("name,major,year\r\npresident_trump,physics,junior\r\n");
+    expect((await invoke(fn, "junk.mp4")).status).toBe(422);
+    expect(leftovers()).toEqual([]);
+    fn.proc.kill("SIGKILL");
+  });
+
+  it("the function killed mid-video: its temporary files are swept by the next process, which processes the video", async () => {
+    const first = await startFunction();
+    const pending = invoke(first, "long.mp4").catch((err: Error) => err);
+    const deadline = Date.now() + 30_000;
+    while (!first.out.join("").includes('"msg":"video started"') || leftovers().length === 0) {
+      if (Date.now() > deadline) throw new Error(`never started:\n${first.out.join("")}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    first.proc.kill("SIGKILL");
+    expect(await pending).toBeInstanceOf(Error); // the connection dropped: the caller retries
+    await new Promise((r) => first.proc.once("exit", r));
+    expect(leftovers().some((d) => d.startsWith(`facerec-${first.proc.pid}-`))).toBe(true);
+
+    const second = await startFunction();
+    expect(second.out.join("")).toContain("removed temporary files of dead function processes");
+    expect(leftovers()).toEqual([]);
+    const retried = await invoke(second, "long.mp4");
+    expect(retried.status).toBe(200);
+    expect(retried.body.outputs).toEqual(["long.csv", "long.json"]);
+    expect(leftovers()).toEqual([]);
+    second.proc.kill("SIGKILL");
+  });
+});
