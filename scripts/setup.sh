@@ -37,3 +37,6 @@ if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.
   echo "setup: node_modules missing or older than package-lock.json: npm ci" >&2
   npm ci --no-audit --no-fund
 fi
+
+# The function and the trigger start from bundles (no TypeScript compile at each start): ~0.1 s.
+npm run --silent build

@@ -18,9 +18,10 @@ import {
 import { REPO_ROOT } from "./config.js";
 
 /**
- * The command behind `npm run <script> -- <args>`. A `tsx <file>` script runs as
- * `node --import tsx <file>`: one process, so SIGTERM reaches the service itself (npm does not
- * forward it, and tsx's own wrapper would deliver it twice). Anything else goes through npm.
+ * The command behind `npm run <script> -- <args>`. A `node <file>` script runs as it is and a
+ * `tsx <file>` script as `node --import tsx <file>`: one process, so SIGTERM reaches the service
+ * itself (npm does not forward it, and tsx's own wrapper would deliver it twice). Anything else
+ * goes through npm.
  */
 export function scriptCommand(
   script: string,
@@ -31,10 +32,12 @@ export function scriptCommand(
   const line = pkg.scripts?.[script];
   if (!line) throw new Error(`package.json has no "${script}" script`);
   const words = line.trim().split(/\s+/);
-  // Only a plain `tsx file [words]`: anything with shell syntax needs the shell npm brings.
-  if (words[0] === "tsx" && words.length > 1 && !/[;&|<>$`'"\\*?()]/.test(line)) {
+  // Only a plain `tsx|node file [words]`: anything with shell syntax needs the shell npm brings.
+  const plain = words.length > 1 && !/[;&|<>$`'"\\*?()]/.test(line);
+  if (plain && words[0] === "tsx") {
     return { command: process.execPath, args: ["--import", "tsx", ...words.slice(1), ...args] };
   }
+  if (plain && words[0] === "node") return { command: process.execPath, args: [...words.slice(1), ...args] };
   return { command: "npm", args: ["run", "--silent", script, "--", ...args] };
 }
 
