@@ -7,6 +7,7 @@
 // Every option has an environment variable (credentials.env.example); options win. The local
 // stack's .stack.env is read when present, so commands reach the stack without further setup.
 import { existsSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { config as loadDotenv } from "dotenv";
@@ -122,6 +123,10 @@ async function recognize(videos: string[], env: Env, json: boolean): Promise<num
   for (const video of videos) {
     let result: VideoResult;
     try {
+      const { size } = await stat(video);
+      const limit = settings.recognition.maxVideoBytes;
+      if (size > limit)
+        throw new Error(`the file is ${size} bytes, over the limit of ${limit} bytes (MAX_VIDEO_BYTES)`);
       result = await analyzeVideo(video, video, analyzer);
     } catch (err) {
       failures++;

@@ -36,6 +36,10 @@ export class S3VideoSource implements VideoSource {
       await cleanup();
       if (err instanceof ObjectTooLargeError) throw new VideoError(err.message);
       if (isNotFound(err)) throw new VideoNotFoundError(bucket, key);
+      // The SDK names a bodiless 403 (HEAD) "UnknownError": say what it is (retryable: keys rotate).
+      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) {
+        throw new Error(`the storage refused access to bucket "${bucket}" (HTTP 403): check the S3 credentials`);
+      }
       throw err;
     }
   }

@@ -1,0 +1,100 @@
+// What `npm run build` makes, computed without writing anything: scripts/build.mjs runs with
+// esbuild's build() intercepted, and each call is repeated in memory with a metafile. So the checks
+// follow the build script's own entries and options, and see what each bundle loads at run time.
+import { builtinModules } from "node:module";
+import { join } from "node:path";
+import type { BuildOptions, BuildResult } from "esbuild";
+import { vi } from "vitest";
+import { packageName, ROOT } from "./scan.js";
+
+export const BUILD_SCRIPT = "scripts/build.mjs";
+
+export interface Bundle {
+  /** The output file, relative to the repository root ("dist/function.mjs"). */
+  file: string;
+  /** Its entry point, relative to the repository root ("functions/face-recognition/index.ts"). */
+  entry: string;
+  /** Repository files compiled into it: none of them is needed at run time. */
+  inputs: string[];
+  /** Packages it loads from node_modules at run time → how (import-statement, dynamic-import, require). */
+  packages: Map<string, string[]>;
+  /** Other output files it imports (chunks), relative to the repository root. */
+  chunks: string[];
+  /** Every `import.meta…` expression in it (each one is relative to dist/, not to the source). */
+  importMeta: string[];
+  text: string;
+}
+
+const BUILTINS = new Set(builtinModules);
+const isBuiltin = (spec: string) => spec.startsWith("node:") || BUILTINS.has(spec);
+
+/** The options of every esbuild build() call scripts/build.mjs makes, in order. */
+async function buildScriptOptions(): Promise<BuildOptions[]> {
+  const calls: BuildOptions[] = [];
+  vi.doMock("esbuild", async (importOriginal) => ({
+    ...(await importOriginal<typeof import("esbuild")>()),
+    build: async (options: BuildOptions) => {
+      calls.push(options);
+      return { errors: [], warnings: [], metafile: { inputs: {}, outputs: {} } } as BuildResult;
+    },
+  }));
+  try {
+    await import(join(ROOT, BUILD_SCRIPT));
+  } finally {
+    vi.doUnmock("esbuild");
+  }
+  if (calls.length === 0) throw new Error(`${BUILD_SCRIPT} made no esbuild build() call`);
+  return calls;
+}
+
+/** `requireX("pkg")` and `requireX.resolve("pkg/…")` through createRequire: esbuild leaves them as they are. */
+function runtimeRequires(text: string): string[] {
+  return [...text.matchAll(/\brequire\w*(?:\.resolve)?\(\s*(["'])([^"']+)\1\s*\)/g)].map((m) => m[2] as string);
+}
+
+async function buildInMemory(): Promise<Bundle[]> {
+  const { build } = await import("esbuild");
+  const bundles: Bundle[] = [];
+  for (const options of await buildScriptOptions()) {
+    const result = await build({ absWorkingDir: ROOT, ...options, write: false, metafile: true, logLevel: "silent" });
+    const texts = new Map((result.outputFiles ?? []).map((f) => [f.path, f.text]));
+    for (const [file, output] of Object.entries(result.metafile.outputs)) {
+      if (!output.entryPoint) continue; // a chunk: reported by the bundles that import it
+      const text = texts.get(join(ROOT, file)) ?? "";
+      const packages = new Map<string, string[]>();
+      const add = (spec: string, how: string) => {
+        if (spec.startsWith(".") || spec.startsWith("/") || isBuiltin(spec)) return;
+        const name = packageName(spec);
+        packages.set(name, [...new Set([...(packages.get(name) ?? []), how])]);
+      };
+      for (const i of output.imports) if (i.external) add(i.path, i.kind);
+      for (const spec of runtimeRequires(text)) add(spec, "require");
+      bundles.push({
+        file,
+        entry: output.entryPoint,
+        inputs: Object.keys(output.inputs).sort(),
+        packages,
+        chunks: output.imports.filter((i) => !i.external).map((i) => i.path),
+        importMeta: [...text.matchAll(/(?:[\w$]+\()?import\.meta(?:\.\w+)?/g)].map((m) => m[0]),
+        text,
+      });
+    }
+  }
+  return bundles;
+}
+
+let cached: Promise<Bundle[]> | undefined;
+
+/** The bundles `npm run build` writes, built once per test file. */
+export const npmBuild = (): Promise<Bundle[]> => {
+  cached ??= buildInMemory();
+  return cached;
+};
+
+/** The bundle written to `file` (as a script names it: "dist/function.mjs"). */
+export async function bundleAt(file: string): Promise<Bundle> {
+  const bundles = await npmBuild();
+  const bundle = bundles.find((b) => b.file === file.replace(/^\.\//, ""));
+  if (!bundle) throw new Error(`npm run build makes no ${file} (it makes ${bundles.map((b) => b.file).join(", ")})`);
+  return bundle;
+}
