@@ -1,5 +1,6 @@
 // The function started as its image starts it: the of-watchdog's fprocess (from the Dockerfile,
-// split on spaces as the watchdog does, no shell), the image's and stack.yml's environment names,
+// split on spaces as the watchdog does, no shell: node on the bundle `npm run build` makes, built
+// first when missing or stale), the image's and stack.yml's environment names,
 // and secrets only as files in a folder laid out like /var/openfaas/secrets (SECRETS_DIR). Against
 // the test stack's Ceph RGW and dynalite, it processes a video and writes <stem>.csv.
 // What differs from the image, on purpose: local endpoints, fresh bucket and table names, a free
@@ -17,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDynamoClient } from "../../lib/dynamo.js";
 import { createS3Client } from "../../lib/s3.js";
 import { requireData } from "../support/data.js";
+import { ensureBuilt } from "./support/bundle.js";
 import { loadRepo } from "./support/repo.js";
 import { ROOT, secretFiles } from "./support/scan.js";
 
@@ -135,6 +137,8 @@ describe.skipIf(!data || !services)("the function started with the image's comma
     for (const secret of byFile.values()) expect(env, "secrets come as files only").not.toHaveProperty(secret.name);
 
     const words = (shipEnv.fprocess as string).split(" ");
+    const script = words.find((w, i) => i > 0 && !w.startsWith("-")) as string;
+    await ensureBuilt(script);
     child = spawn(words[0] as string, words.slice(1), { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -1,6 +1,8 @@
 // What `npm run build` makes, computed without writing anything: scripts/build.mjs runs with
 // esbuild's build() intercepted, and each call is repeated in memory with a metafile. So the checks
 // follow the build script's own entries and options, and see what each bundle loads at run time.
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { join } from "node:path";
 import type { BuildOptions, BuildResult } from "esbuild";
@@ -35,7 +37,15 @@ async function buildScriptOptions(): Promise<BuildOptions[]> {
     ...(await importOriginal<typeof import("esbuild")>()),
     build: async (options: BuildOptions) => {
       calls.push(options);
-      return { errors: [], warnings: [], metafile: { inputs: {}, outputs: {} } } as BuildResult;
+      // Nothing built, nothing written: what a build with write: true returns without a metafile.
+      const result: BuildResult = {
+        errors: [],
+        warnings: [],
+        outputFiles: undefined,
+        metafile: undefined,
+        mangleCache: undefined,
+      };
+      return result;
     },
   }));
   try {
@@ -96,5 +106,19 @@ export async function bundleAt(file: string): Promise<Bundle> {
   const bundles = await npmBuild();
   const bundle = bundles.find((b) => b.file === file.replace(/^\.\//, ""));
   if (!bundle) throw new Error(`npm run build makes no ${file} (it makes ${bundles.map((b) => b.file).join(", ")})`);
+  return bundle;
+}
+
+/**
+ * Makes `file` what `npm run build` makes from the current sources: runs the build when the file is
+ * missing (setup builds it, a fresh clone has none) or older than the sources.
+ */
+export async function ensureBuilt(file: string): Promise<Bundle> {
+  const bundle = await bundleAt(file);
+  const path = join(ROOT, bundle.file);
+  if (!existsSync(path) || readFileSync(path, "utf8") !== bundle.text) {
+    execFileSync("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  }
+  if (!existsSync(path)) throw new Error(`npm run build did not write ${bundle.file}`);
   return bundle;
 }
