@@ -4,8 +4,8 @@
 //   enroll-video <video> --name <person> --out <gallery.json> [--from <s>] [--seconds <s>]
 //   gallery import <encoding-file> --out <gallery.json>
 //   students load <student_data.json> --table <name>
-// Every option has an environment variable (credentials.env.example); options win. The local
-// stack's .stack.env is read when present, so commands reach the stack without further setup.
+// Every option has an environment variable (credentials.env.example); options win. A .stack.env
+// in the current folder (the local stack's) is read when present, so commands reach the stack.
 import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
@@ -218,7 +218,8 @@ function progressBar(): Progress | undefined {
   };
 }
 
-const envFile = resolve(import.meta.dirname, "../../.stack.env");
+// The local stack's settings, when run from a checkout with the stack up (never overrides the environment).
+const envFile = resolve(".stack.env");
 if (existsSync(envFile)) loadDotenv({ path: envFile, quiet: true });
 
 // Exit explicitly: keep-alive sockets and the tfjs runtime would otherwise hold the process open.
