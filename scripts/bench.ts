@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --skip-workload]: the speed and memory figures, all measured in one
+// npm run bench [-- --json] [--skip-workload] [--workload-mode first|all]: the speed and memory figures, all measured in one
 // run on this machine (needs the shared data; starts its own stack and stops it at the end):
 //  - per CSE546 clip and stage, warm, `first` and `all` modes, through the real handler path
 //    (download from Ceph RGW, decode, inference, student lookup in dynalite, upload);
@@ -45,6 +45,10 @@ const BENCH_STACK_ENV = {
 };
 const REPEATS = 3;
 const json = process.argv.includes("--json");
+/** The stack's function runs the workload in this mode (`--workload-mode all` for the other). */
+const workloadMode = process.argv.includes("--workload-mode")
+  ? (process.argv[process.argv.indexOf("--workload-mode") + 1] as Mode)
+  : "first";
 const skipWorkload = process.argv.includes("--skip-workload");
 const say = (line: string) => {
   if (!json) console.log(line);
@@ -172,6 +176,8 @@ async function main(): Promise<void> {
   const data = dataDir();
   if (!data) throw new Error(`the benchmark needs the shared data: set ${DATA_ENV}`);
   say("bringing a bench stack up (its own folder and ports) ...");
+  // Inherited by the stack's function processes: the workload's mode.
+  process.env.RECOGNITION_MODE = workloadMode;
   const stack = await stackUp({ env: BENCH_STACK_ENV, log: say });
   Object.assign(process.env, stack.env);
   const benchIn = `bench-in-${Date.now().toString(36)}`;
@@ -265,7 +271,9 @@ async function main(): Promise<void> {
   let workload: Record<string, unknown> = { skipped: true };
   if (!skipWorkload) {
     const uploads = await cse546Uploads(data);
-    say(`\nworkload: ${uploads.length} uploads through the stack (trigger → function → output bucket) ...`);
+    say(
+      `\nworkload: ${uploads.length} uploads through the stack (trigger → function in ${workloadMode} mode → output bucket) ...`,
+    );
     const { outcomes, totalMs } = await runWorkload(uploads, {
       s3,
       inputBucket: process.env.INPUT_BUCKET ?? "input",
@@ -279,6 +287,7 @@ async function main(): Promise<void> {
     const pids = [...functionPids, ...(await Promise.all(functionPids.map(childPids))).flat()];
     const rss = await Promise.all(pids.map(peakRss));
     workload = {
+      mode: workloadMode,
       uploads: uploads.length,
       correct,
       seconds: Number((totalMs / 1000).toFixed(1)),

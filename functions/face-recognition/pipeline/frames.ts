@@ -111,7 +111,9 @@ function isSpace(byte: number): boolean {
  */
 export async function* readFrames(file: string, options: FrameOptions): AsyncGenerator<Frame> {
   const filters = [
-    ...(options.fps > 0 ? [`fps=${options.fps}`] : []),
+    // select, not fps: the fps filter looks ahead before it emits its first frame (~0.1 s of
+    // decoding), and `first` mode usually answers on that very frame.
+    ...(options.fps > 0 ? [`select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${1 / options.fps})'`] : []),
     ...(options.padFactor && options.padFactor > 1
       ? [`pad=ceil(iw*${options.padFactor}/2)*2:ceil(ih*${options.padFactor}/2)*2:(ow-iw)/2:(oh-ih)/2:color=gray`]
       : []),
@@ -137,6 +139,9 @@ export async function* readFrames(file: string, options: FrameOptions): AsyncGen
       "-an",
       "-sn",
       "-dn",
+      // One output picture per selected frame, never duplicated to a constant rate.
+      "-fps_mode",
+      "vfr",
       "-vf",
       filters.join(","),
       "-f",

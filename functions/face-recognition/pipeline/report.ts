@@ -44,9 +44,10 @@ export function csvCell(value: string): string {
 export async function writeReport(sink: ReportSink, stem: string, result: VideoResult): Promise<string[]> {
   const csvName = `${stem}.csv`;
   const jsonName = `${stem}.json`;
-  // JSON first: a CSV present means the whole report is there (the trigger and grader wait for it).
-  await sink.write(jsonName, `${JSON.stringify(result, null, 2)}\n`, "application/json");
-  await sink.write(csvName, toCsv(result.people), "text/csv");
+  await Promise.all([
+    sink.write(jsonName, `${JSON.stringify(result, null, 2)}\n`, "application/json"),
+    sink.write(csvName, toCsv(result.people), "text/csv"),
+  ]);
   return [csvName, jsonName];
 }
 
