@@ -161,7 +161,7 @@ export const endpoints = (ports: StackPorts) => ({
   trigger: `http://127.0.0.1:${ports.trigger}`,
 });
 
-/** The connection settings, under the names every component reads (docs/TEAM-NOTES.md). */
+/** The connection settings, under the names every component reads (credentials.env.example). */
 export function connectionEnv(config: StackConfig, gallery: string): Record<string, string> {
   const urls = endpoints(config.ports);
   return {

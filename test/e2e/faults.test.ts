@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../../lib/config.js";
 import { readS3Settings } from "../../lib/cloud.js";
 import { createS3Client, listAllObjects } from "../../lib/s3.js";
-import { freePort } from "../../ceph/local/daemon.js";
 import { type StackInfo, stackDown, stackStatus, stackUp } from "../../scripts/stack/stack.js";
 import { requireData } from "../support/data.js";
 import { childrenOf } from "../security/memory.js";
+import { privateStackEnv } from "../support/services.js";
 
 const data = requireData();
 
@@ -64,19 +64,7 @@ describe.skipIf(!data)("faults through the local stack", () => {
   };
 
   beforeAll(async () => {
-    const msBindMin = 21_000 + Math.floor(Math.random() * 80) * 100;
-    env = {
-      ...process.env,
-      STACK_DIR: dir,
-      STACK_RGW_PORT: String(await freePort()),
-      STACK_MON_PORT: String(await freePort()),
-      STACK_MON_V1_PORT: String(await freePort()),
-      STACK_MS_PORT_MIN: String(msBindMin),
-      STACK_MS_PORT_MAX: String(msBindMin + 99),
-      STACK_DYNAMODB_PORT: String(await freePort()),
-      STACK_FUNCTION_PORT: String(await freePort()),
-      STACK_TRIGGER_PORT: String(await freePort()),
-    };
+    env = await privateStackEnv(dir);
     stack = await stackUp({ env, log: () => undefined });
   }, 300_000);
 

@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../../lib/config.js";
 import { readS3Settings } from "../../lib/cloud.js";
 import { createS3Client, listAllObjects } from "../../lib/s3.js";
-import { freePort } from "../../ceph/local/daemon.js";
 import { STACK_KEYS } from "../../scripts/stack/config.js";
 import { reportStem } from "../../functions/face-recognition/pipeline/report.js";
 import { type StackInfo, stackDown, stackStatus, stackUp } from "../../scripts/stack/stack.js";
@@ -18,6 +17,7 @@ import { cse546Uploads, runWorkload, type Upload } from "../../scripts/workload.
 import { requireData } from "../support/data.js";
 import { buildHostileCorpus, CORPUS_LIMITS, type HostileCase } from "../support/hostile-corpus.js";
 import { childrenOf, peakKb } from "../security/memory.js";
+import { privateStackEnv } from "../support/services.js";
 
 const data = requireData();
 
@@ -73,19 +73,7 @@ describe.skipIf(!data)("hostile input and load through the local stack", () => {
     cases = buildHostileCorpus(work, join(data as string, "cse546", "videos", "test_0.mp4"));
     // The stack's services inherit this process's environment: the corpus's limits.
     for (const [k, v] of Object.entries(CORPUS_LIMITS)) process.env[k] = String(v);
-    const msBindMin = 21_000 + Math.floor(Math.random() * 80) * 100;
-    env = {
-      ...process.env,
-      STACK_DIR: dir,
-      STACK_RGW_PORT: String(await freePort()),
-      STACK_MON_PORT: String(await freePort()),
-      STACK_MON_V1_PORT: String(await freePort()),
-      STACK_MS_PORT_MIN: String(msBindMin),
-      STACK_MS_PORT_MAX: String(msBindMin + 99),
-      STACK_DYNAMODB_PORT: String(await freePort()),
-      STACK_FUNCTION_PORT: String(await freePort()),
-      STACK_TRIGGER_PORT: String(await freePort()),
-    };
+    env = await privateStackEnv(dir);
     stack = await stackUp({ env, log: () => undefined });
     s3Settings = readSettings(stack.env, readS3Settings);
   }, 300_000);

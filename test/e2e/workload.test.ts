@@ -9,11 +9,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { readSettings } from "../../lib/config.js";
 import { readS3Settings } from "../../lib/cloud.js";
 import { createS3Client } from "../../lib/s3.js";
-import { freePort } from "../../ceph/local/daemon.js";
 import { type StackInfo, stackDown, stackStatus, stackUp } from "../../scripts/stack/stack.js";
 import { cse546Uploads, runWorkload } from "../../scripts/workload.js";
 import { requireData } from "../support/data.js";
 import { isAlive } from "../../lib/process.js";
+import { privateStackEnv } from "../support/services.js";
 
 const data = requireData();
 
@@ -27,19 +27,7 @@ describe.skipIf(!data)("the CSE546 workload through the local stack", () => {
   });
 
   it("brings the stack up, processes all 108 uploads correctly, and leaves nothing behind", async () => {
-    const msBindMin = 21_000 + Math.floor(Math.random() * 80) * 100;
-    env = {
-      ...process.env,
-      STACK_DIR: dir,
-      STACK_RGW_PORT: String(await freePort()),
-      STACK_MON_PORT: String(await freePort()),
-      STACK_MON_V1_PORT: String(await freePort()),
-      STACK_MS_PORT_MIN: String(msBindMin),
-      STACK_MS_PORT_MAX: String(msBindMin + 99),
-      STACK_DYNAMODB_PORT: String(await freePort()),
-      STACK_FUNCTION_PORT: String(await freePort()),
-      STACK_TRIGGER_PORT: String(await freePort()),
-    };
+    env = await privateStackEnv(dir);
     stack = await stackUp({ env });
     const s3Settings = readSettings(stack.env, readS3Settings);
     const uploads = await cse546Uploads(data as string);

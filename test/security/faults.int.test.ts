@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createS3Client } from "../../lib/s3.js";
 import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js";
 import { importGalleryFile } from "../../functions/face-recognition/gallery/import.js";
 import { requireData } from "../support/data.js";
+import { testS3Client } from "../support/services.js";
 
 const data = requireData();
 const suffix = Date.now().toString(36);
@@ -29,12 +29,7 @@ describe.skipIf(!data)("the function under faults", () => {
   const work = mkdtempSync(join(tmpdir(), "sec-faults-"));
   // The function's own temp folder, so its leftovers can be seen without touching anyone else's.
   const fnTmp = join(work, "tmp");
-  const s3 = createS3Client({
-    endpoint: process.env.S3_ENDPOINT,
-    region: "us-east-1",
-    accessKeyId: process.env.S3_AWS_ACCESS_KEY_ID ?? "",
-    secretAccessKey: process.env.S3_AWS_SECRET_ACCESS_KEY ?? "",
-  });
+  const s3 = testS3Client();
   const started: Fn[] = [];
 
   async function startFunction(): Promise<Fn> {

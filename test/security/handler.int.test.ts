@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../lib/log.js";
-import { createS3Client, listAllObjects } from "../../lib/s3.js";
+import { listAllObjects } from "../../lib/s3.js";
 import { createFunctionApp, serveFunction } from "../../functions/face-recognition/app.js";
 import { readFunctionConfig } from "../../functions/face-recognition/config.js";
 import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js";
@@ -16,6 +16,7 @@ import type { RunningServer } from "../../functions/face-recognition/server.js";
 import { requireData } from "../support/data.js";
 import { buildHostileCorpus, CORPUS_LIMITS, type HostileCase } from "../support/hostile-corpus.js";
 import { peakKb } from "./memory.js";
+import { testS3Client } from "../support/services.js";
 
 const data = requireData();
 const suffix = Date.now().toString(36);
@@ -25,12 +26,7 @@ const output = `sec-out-${suffix}`;
 describe.skipIf(!data)("hostile uploads through the function's server", () => {
   const dir = data as string;
   const work = mkdtempSync(join(tmpdir(), "sec-handler-"));
-  const s3 = createS3Client({
-    endpoint: process.env.S3_ENDPOINT,
-    region: "us-east-1",
-    accessKeyId: process.env.S3_AWS_ACCESS_KEY_ID ?? "",
-    secretAccessKey: process.env.S3_AWS_SECRET_ACCESS_KEY ?? "",
-  });
+  const s3 = testS3Client();
   const log = memoryLogger("face-recognition");
   let server: RunningServer;
   let cases: HostileCase[];

@@ -2,20 +2,20 @@
 import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../../lib/log.js";
-import { createS3Client } from "../../../lib/s3.js";
 import { createFunctionApp, type FunctionApp, serveFunction } from "../../../functions/face-recognition/app.js";
 import { readFunctionConfig } from "../../../functions/face-recognition/config.js";
 import { saveGallery } from "../../../functions/face-recognition/gallery/gallery.js";
 import { importGalleryFile } from "../../../functions/face-recognition/gallery/import.js";
 import type { RunningServer } from "../../../functions/face-recognition/server.js";
 import { requireData } from "../../support/data.js";
+import { testS3Client } from "../../support/services.js";
 
 const data = requireData();
 const suffix = Date.now().toString(36);
@@ -26,12 +26,7 @@ const token = "test-function-token-7f3a9c";
 
 describe.skipIf(!data)("the function's HTTP server against Ceph RGW", () => {
   const dir = data as string;
-  const s3 = createS3Client({
-    endpoint: process.env.S3_ENDPOINT,
-    region: "us-east-1",
-    accessKeyId: process.env.S3_AWS_ACCESS_KEY_ID ?? "",
-    secretAccessKey: process.env.S3_AWS_SECRET_ACCESS_KEY ?? "",
-  });
+  const s3 = testS3Client();
   const log = memoryLogger("face-recognition");
   let server: RunningServer;
   let app: FunctionApp;
@@ -48,12 +43,13 @@ describe.skipIf(!data)("the function's HTTP server against Ceph RGW", () => {
   };
   const put = (key: string, body: Buffer | string) =>
     s3.send(new PutObjectCommand({ Bucket: input, Key: key, Body: body }));
-  const tempDirs = () =>
-    readdirSync(tmpdir())
-      .filter((d) => d.startsWith("facerec-"))
-      .sort();
+  // The function's temporary files go to a folder of this test's own (other test files run
+  // functions in parallel): it must be empty after every video.
+  const functionTmp = mkdtempSync(join(tmpdir(), "fn-tmp-"));
+  const tempDirs = () => readdirSync(functionTmp).filter((d) => d.startsWith("facerec-"));
 
   beforeAll(async () => {
+    process.env.TMPDIR = functionTmp;
     await s3.send(new CreateBucketCommand({ Bucket: input }));
     await s3.send(new CreateBucketCommand({ Bucket: output }));
     const work = await mkdtemp(join(tmpdir(), "fn-test-"));
@@ -98,7 +94,7 @@ describe.skipIf(!data)("the function's HTTP server against Ceph RGW", () => {
 
   it("recognises a video from the input bucket and writes the CSV and JSON to the output bucket", async () => {
     await put("lecture/test 0.mp4", readFileSync(join(dir, "cse546", "videos", "test_0.mp4")));
-    const before = tempDirs();
+    expect(tempDirs()).toEqual([]);
     const res = await invoke({ bucket: input, key: "lecture/test 0.mp4" });
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
@@ -115,7 +111,7 @@ describe.skipIf(!data)("the function's HTTP server against Ceph RGW", () => {
     expect(full).toMatchObject({ video: "lecture/test 0.mp4", backend: body.backend, framesExamined: 4 });
     // The stored result is written before the upload's own time is known.
     expect(Object.keys(full.timingsMs)).toEqual(["download", "decode", "inference", "students"]);
-    expect(tempDirs()).toEqual(before);
+    expect(tempDirs()).toEqual([]);
     const lines = log.lines.filter((l) => l.videoKey === "lecture/test 0.mp4");
     expect(lines.map((l) => l.msg)).toEqual(["video started", "video done"]);
     expect(lines.every((l) => typeof l.requestId === "string")).toBe(true);

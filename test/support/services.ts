@@ -1,0 +1,31 @@
+// Reaching the real services of a test run.
+import type { S3Client } from "@aws-sdk/client-s3";
+import { createS3Client } from "../../lib/s3.js";
+import { freePort } from "../../ceph/local/daemon.js";
+
+/** An S3 client for the test run's Ceph RGW (global-setup.ts puts its settings in process.env). */
+export function testS3Client(): S3Client {
+  return createS3Client({
+    endpoint: process.env.S3_ENDPOINT,
+    region: "us-east-1",
+    accessKeyId: process.env.S3_AWS_ACCESS_KEY_ID ?? "",
+    secretAccessKey: process.env.S3_AWS_SECRET_ACCESS_KEY ?? "",
+  });
+}
+
+/** The settings for a private local stack in `dir` on free ports, beside any other stack. */
+export async function privateStackEnv(dir: string): Promise<Record<string, string | undefined>> {
+  const msBindMin = 21_000 + Math.floor(Math.random() * 80) * 100;
+  return {
+    ...process.env,
+    STACK_DIR: dir,
+    STACK_RGW_PORT: String(await freePort()),
+    STACK_MON_PORT: String(await freePort()),
+    STACK_MON_V1_PORT: String(await freePort()),
+    STACK_MS_PORT_MIN: String(msBindMin),
+    STACK_MS_PORT_MAX: String(msBindMin + 99),
+    STACK_DYNAMODB_PORT: String(await freePort()),
+    STACK_FUNCTION_PORT: String(await freePort()),
+    STACK_TRIGGER_PORT: String(await freePort()),
+  };
+}
