@@ -2,7 +2,7 @@
 // its own process (`index.ts`, as in the stack) with every credential in secret files carrying
 // distinctive values, through a batch that includes each kind of failure: a wrong or missing
 // token, refused uploads, a missing key, the database down, and storage refusing the credentials.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { createS3Client, listAllObjects } from "../../lib/s3.js";
 import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js";
 import { importGalleryFile } from "../../functions/face-recognition/gallery/import.js";
 import { requireData } from "../support/data.js";
+import { loadStudentsTable } from "../support/services.js";
 
 const data = requireData();
 const suffix = Date.now().toString(36);
@@ -116,22 +117,7 @@ describe.skipIf(!data)("secrets never leak", () => {
     await s3.send(new CreateBucketCommand({ Bucket: input }));
     await s3.send(new CreateBucketCommand({ Bucket: output }));
     await saveGallery(join(work, "gallery.json"), await importGalleryFile(join(dir, "cse546", "encoding.pickle")));
-    execFileSync(
-      "npx",
-      [
-        "tsx",
-        "functions/face-recognition/cli.ts",
-        "students",
-        "load",
-        join(dir, "cse546", "student_data.json"),
-        "--table",
-        table,
-      ],
-      {
-        env: process.env,
-        stdio: "pipe",
-      },
-    );
+    loadStudentsTable(table, join(dir, "cse546", "student_data.json"));
     const put = (key: string, body: Buffer | string) =>
       s3.send(new PutObjectCommand({ Bucket: input, Key: key, Body: body }));
     await put("good.mp4", readFileSync(join(dir, "cse546", "videos", "test_0.mp4")));

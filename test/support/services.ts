@@ -1,4 +1,5 @@
 // Reaching the real services of a test run.
+import { execFileSync } from "node:child_process";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../../lib/s3.js";
 import { freePort } from "../../ceph/local/daemon.js";
@@ -28,4 +29,16 @@ export async function privateStackEnv(dir: string): Promise<Record<string, strin
     STACK_FUNCTION_PORT: String(await freePort()),
     STACK_TRIGGER_PORT: String(await freePort()),
   };
+}
+
+/** Creates and loads a students table with the project's own command (`facerec students load`). */
+export function loadStudentsTable(table: string, studentsFile: string): void {
+  execFileSync(
+    "npx",
+    ["tsx", "functions/face-recognition/cli.ts", "students", "load", studentsFile, "--table", table],
+    {
+      env: process.env,
+      stdio: "pipe",
+    },
+  );
 }

@@ -15,7 +15,7 @@ import { saveGallery } from "../../../functions/face-recognition/gallery/gallery
 import { importGalleryFile } from "../../../functions/face-recognition/gallery/import.js";
 import type { RunningServer } from "../../../functions/face-recognition/server.js";
 import { requireData } from "../../support/data.js";
-import { testS3Client } from "../../support/services.js";
+import { loadStudentsTable, testS3Client } from "../../support/services.js";
 
 const data = requireData();
 const suffix = Date.now().toString(36);
@@ -56,22 +56,7 @@ describe.skipIf(!data)("the function's HTTP server against Ceph RGW", () => {
     const gallery = join(work, "gallery.json");
     await saveGallery(gallery, await importGalleryFile(join(dir, "cse546", "encoding.pickle")));
     // The students table, loaded with the project's own command.
-    execFileSync(
-      "npx",
-      [
-        "tsx",
-        "functions/face-recognition/cli.ts",
-        "students",
-        "load",
-        join(dir, "cse546", "student_data.json"),
-        "--table",
-        table,
-      ],
-      {
-        env: process.env,
-        stdio: "pipe",
-      },
-    );
+    loadStudentsTable(table, join(dir, "cse546", "student_data.json"));
     const secrets = join(work, "secrets");
     execFileSync("mkdir", ["-p", secrets]);
     writeFileSync(join(secrets, "function-token"), token);

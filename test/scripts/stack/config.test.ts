@@ -62,10 +62,14 @@ describe("connectionEnv", () => {
 
 describe("scriptCommand", () => {
   it("runs a plain tsx script as one node process", () => {
-    expect(scriptCommand("trigger", ["run"])).toEqual({
+    expect(scriptCommand("facerec", ["gallery", "import"])).toEqual({
       command: process.execPath,
-      args: ["--import", "tsx", "trigger/cli.ts", "run"],
+      args: ["--import", "tsx", "functions/face-recognition/cli.ts", "gallery", "import"],
     });
+  });
+
+  it("runs a plain node script (a bundle) as that node process", () => {
+    expect(scriptCommand("trigger", ["run"])).toEqual({ command: process.execPath, args: ["dist/trigger.mjs", "run"] });
   });
 
   it("goes through npm for anything else", () => {
