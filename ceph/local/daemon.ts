@@ -221,12 +221,26 @@ export function httpStatus(url: string, timeoutMs = 1000): Promise<number | unde
 }
 
 /** True when nothing listens on 127.0.0.1:port (we could bind it ourselves). */
-export function portIsFree(port: number, host = "127.0.0.1"): Promise<boolean> {
+function portIsFreeNow(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once("error", () => resolve(false));
     server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * Whether the port can be bound, waiting up to `graceMs` for it: a process we just stopped can
+ * still hold its sockets for a moment after it no longer shows as ours in /proc (the kernel
+ * releases a dying process's memory, where its environment is read, before its files).
+ */
+export async function portIsFree(port: number, host = "127.0.0.1", graceMs = 3000): Promise<boolean> {
+  const deadline = Date.now() + graceMs;
+  for (;;) {
+    if (await portIsFreeNow(port, host)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
 }
 
 /** A port the kernel considers free now (for tests that must not collide with anyone's defaults). */
