@@ -1,6 +1,7 @@
 // npm run demo: the whole system on the local stack. Brings the stack up, uploads the 8 CSE546
 // clips through the S3 API, waits for their CSVs and prints what came back against the grader's
 // answers. Exit status 0 only when every video is right.
+import { rm } from "node:fs/promises";
 import { readSettings } from "../lib/config.js";
 import { readS3Settings } from "../lib/cloud.js";
 import { createS3Client } from "../lib/s3.js";
@@ -10,8 +11,9 @@ import { stackUp } from "./stack/stack.js";
 import { cse546Uploads, runWorkload, type Upload } from "./workload.js";
 
 async function main(): Promise<number> {
-  let data = dataDir();
+  const data = dataDir();
   let uploads: Upload[];
+  let sampleDir: string | undefined;
   const stackEnv: Record<string, string | undefined> = { ...process.env };
   if (data) {
     uploads = await cse546Uploads(data, { only8: true });
@@ -19,7 +21,7 @@ async function main(): Promise<number> {
     // A fresh clone has no shared data: make a small labeled set from images inside node_modules.
     console.log("no shared data folder (FACEREC_DATA_DIR): building a sample set from face-api's demo images");
     const sample = await buildSampleData();
-    data = sample.dir;
+    sampleDir = sample.dir;
     uploads = sample.uploads;
     Object.assign(stackEnv, { STACK_GALLERY_FILE: sample.galleryFile, STACK_STUDENTS_FILE: sample.studentsFile });
   }
@@ -34,6 +36,9 @@ async function main(): Promise<number> {
     outputBucket: s3Settings.outputBucket,
     timeoutMs: 300_000,
   });
+
+  // The stack keeps its own copies of the gallery and the students: the sample set can go.
+  if (sampleDir) await rm(sampleDir, { recursive: true, force: true });
 
   const rows = outcomes.map((o) => [
     o.key,
