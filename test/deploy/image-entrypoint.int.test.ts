@@ -11,9 +11,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { BatchWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDynamoClient } from "../../lib/dynamo.js";
 import { createS3Client } from "../../lib/s3.js";
@@ -21,6 +19,7 @@ import { requireData } from "../support/data.js";
 import { ensureBuilt } from "./support/bundle.js";
 import { loadRepo } from "./support/repo.js";
 import { ROOT, secretFiles } from "./support/scan.js";
+import { loadStudents } from "../../lib/students.js";
 
 const data = requireData();
 const services = Boolean(process.env.S3_ENDPOINT && process.env.DYNAMODB_ENDPOINT);
@@ -66,18 +65,8 @@ describe.skipIf(!data || !services)("the function started with the image's comma
       accessKeyId: process.env.AWS_ACCESS_KEY_ID,
       secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
     });
-    await db.send(
-      new CreateTableCommand({
-        TableName: table,
-        AttributeDefinitions: [{ AttributeName: "name", AttributeType: "S" }],
-        KeySchema: [{ AttributeName: "name", KeyType: "HASH" }],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
-    const students = JSON.parse(readFileSync(join(data as string, "cse546/student_data.json"), "utf8")) as object[];
-    await db.send(
-      new BatchWriteCommand({ RequestItems: { [table]: students.map((Item) => ({ PutRequest: { Item } })) } }),
-    );
+    // With the project's own loader, as the stack and `facerec students load` do.
+    await loadStudents(db, table, join(data as string, "cse546/student_data.json"));
     await s3.send(
       new PutObjectCommand({
         Bucket: inputBucket,
