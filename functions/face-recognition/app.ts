@@ -8,6 +8,7 @@ import type { Gallery } from "./gallery/gallery.js";
 import { createHandler } from "./handler.js";
 import { type Analyzer, analyzeVideo } from "./pipeline/analyze.js";
 import { S3VideoSource, sweepStaleTempDirs } from "./pipeline/fetch-video.js";
+import { keepDecoderWarm } from "./pipeline/frames.js";
 import { S3Sink } from "./pipeline/report.js";
 import { makeAnalyzer, openStudents, readGallery, startEngine } from "./runtime.js";
 import { type RunningServer, startFunctionServer } from "./server.js";
@@ -30,6 +31,8 @@ export async function createFunctionApp(config: FunctionConfig, logger: Logger):
     openStudents(config.students, () => createDynamoClient(config.dynamo)),
   ]);
   const analyzer = makeAnalyzer(config.recognition, engine, gallery, students);
+  // A long-running process: every video after this one skips ffmpeg's start-up.
+  keepDecoderWarm(analyzer.frames);
   const handle = createHandler({
     source: new S3VideoSource(s3),
     sink: new S3Sink(s3, config.s3.outputBucket),

@@ -6,7 +6,8 @@ import type { RecognitionSettings, StudentSettings } from "./config.js";
 import { type Gallery, loadGallery, parseGalleryText, toMatchIndex } from "./gallery/gallery.js";
 import type { Analyzer } from "./pipeline/analyze.js";
 import { type FaceEngine, loadFaceEngine } from "./pipeline/faces.js";
-import { type FrameOptions, useFfmpeg, warmUpFfmpeg } from "./pipeline/frames.js";
+import { useFfmpeg, warmUpFfmpeg } from "./pipeline/ffmpeg.js";
+import type { FrameOptions } from "./pipeline/frames.js";
 import { defaultRules, type MatchRules } from "./pipeline/match.js";
 import { DynamoStudentDirectory, FileStudentDirectory, type StudentDirectory } from "./pipeline/students.js";
 

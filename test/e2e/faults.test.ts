@@ -91,14 +91,16 @@ describe.skipIf(!data)("faults through the local stack", () => {
     for (const u of uploads.slice(0, 8)) {
       await s3.send(new PutObjectCommand({ Bucket: s3Settings.inputBucket, Key: u.key, Body: readFileSync(u.file) }));
     }
-    // 1. A worker killed mid-video (the one running ffmpeg): the cluster primary replaces it, and
-    // the trigger retries the video.
+    // 1. A worker killed mid-video (one with a downloaded video in its temporary folder; every
+    // worker has an ffmpeg waiting, so that is no sign): the cluster primary replaces it, and the
+    // trigger retries the video.
     let victim: number | undefined;
     const deadline = Date.now() + 60_000;
     while (victim === undefined) {
       if (Date.now() > deadline) throw new Error("no worker ever decoded a video");
+      const busy = readdirSync(tmpdir()).filter((d) => d.startsWith("facerec-"));
       victim = (await functionWorkers()).find(
-        (pid) => comm(pid) === "node" && childrenOf(pid).some((c) => comm(c) === "ffmpeg"),
+        (pid) => comm(pid) === "node" && busy.some((d) => d.startsWith(`facerec-${pid}-`)),
       );
       if (victim === undefined) await new Promise((r) => setTimeout(r, 20));
     }

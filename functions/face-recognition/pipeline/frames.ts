@@ -1,11 +1,12 @@
-// Stage 2: video → frames. ffmpeg (through fluent-ffmpeg) samples the video at a fixed rate, scales
-// it down inside ffmpeg and writes raw RGB frames to a pipe as PPM: each frame carries its own
-// width and height, so rotation and rounding never have to be guessed, and nothing touches disk.
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import ffmpeg from "fluent-ffmpeg";
-import type { Readable } from "node:stream";
-import { VideoError } from "./errors.js";
+// Stage 2: video → frames, decoded by ffmpeg (ffmpeg.ts). ffmpeg takes ~0.12 s to start here (it
+// links ~200 shared libraries): a long-running process keeps one started ahead for its usual
+// options, waiting on stdin, and streams each video into it. A pipe cannot seek back, so only an
+// MP4 whose index (moov) comes before its data goes that way; the others, and any video the pipe
+// fails on, are read from the file by a fresh ffmpeg, which decides.
+import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
+import { PassThrough } from "node:stream";
+import { type Decoder, startDecoder } from "./ffmpeg.js";
 
 export interface Frame {
   /** 0-based index among the sampled frames. */
@@ -38,267 +39,102 @@ export interface FrameOptions {
   threads?: number;
 }
 
-const requireFromHere = createRequire(import.meta.url);
-
-/** FFMPEG_PATH, else ffmpeg-static where it installed (optional dependency), else ffmpeg on PATH. */
-export function resolveFfmpegPath(configured?: string): string {
-  if (configured) return configured;
-  try {
-    const bundled = requireFromHere("ffmpeg-static") as string | null;
-    if (bundled && existsSync(bundled)) return bundled;
-  } catch {
-    // not installed: fine, Debian's ffmpeg is the fallback
-  }
-  return "ffmpeg";
+interface WarmDecoder {
+  decoder: Decoder;
+  input: PassThrough;
 }
 
-let ffmpegPath = resolveFfmpegPath(process.env.FFMPEG_PATH);
+/** Options (as keys) for which a decoder is kept started ahead, and the decoders waiting. */
+const wanted = new Set<string>();
+const warm = new Map<string, WarmDecoder>();
 
-export function useFfmpeg(path: string | undefined): void {
-  ffmpegPath = resolveFfmpegPath(path);
+/** From now on this process keeps an ffmpeg started ahead for these options (mov input only). */
+export function keepDecoderWarm(options: FrameOptions): void {
+  if (!streamable(options)) return;
+  const key = JSON.stringify(options);
+  wanted.add(key);
+  if (!warm.has(key)) warm.set(key, startAhead(options));
 }
 
-/** Reads PPM (P6, maxval 255) frames out of a byte stream. */
-export class PpmReader {
-  private buffer: Buffer = Buffer.alloc(0);
-
-  push(chunk: Buffer): { width: number; height: number; rgb: Buffer }[] {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    const frames: { width: number; height: number; rgb: Buffer }[] = [];
-    for (;;) {
-      const header = parsePpmHeader(this.buffer);
-      if (!header) break;
-      const size = header.width * header.height * 3;
-      if (this.buffer.length < header.length + size) break;
-      // Copy: the frame outlives the stream's chunk buffers.
-      const rgb = Buffer.from(this.buffer.subarray(header.length, header.length + size));
-      frames.push({ width: header.width, height: header.height, rgb });
-      this.buffer = this.buffer.subarray(header.length + size);
-    }
-    return frames;
-  }
-
-  get pendingBytes(): number {
-    return this.buffer.length;
-  }
+/** Stops the decoders started ahead (a process about to exit, tests). */
+export function stopWarmDecoders(): void {
+  wanted.clear();
+  for (const spare of warm.values()) spare.decoder.kill();
+  warm.clear();
 }
 
-function parsePpmHeader(buf: Buffer): { width: number; height: number; length: number } | undefined {
-  // "P6" WS width WS height WS maxval single-WS; ffmpeg writes "P6\n<w> <h>\n255\n".
-  if (buf.length < 2) return undefined;
-  if (buf[0] !== 0x50 || buf[1] !== 0x36) throw new Error("ffmpeg produced a frame that is not PPM");
-  const fields: number[] = [];
-  let i = 2;
-  while (fields.length < 3) {
-    while (i < buf.length && isSpace(buf[i] as number)) i++;
-    const start = i;
-    while (i < buf.length && !isSpace(buf[i] as number)) i++;
-    if (i >= buf.length) return undefined;
-    fields.push(Number(buf.toString("latin1", start, i)));
-  }
-  const [width, height, maxval] = fields as [number, number, number];
-  if (maxval !== 255 || !(width > 0) || !(height > 0)) throw new Error("unexpected PPM header from ffmpeg");
-  return { width, height, length: i + 1 };
+function streamable(options: FrameOptions): boolean {
+  return options.inputFormat === "mov" && !options.startSeconds;
 }
 
-function isSpace(byte: number): boolean {
-  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+function startAhead(options: FrameOptions): WarmDecoder {
+  const input = new PassThrough();
+  const decoder = startDecoder(input, options);
+  decoder.keepProcessAlive(false);
+  return { decoder, input };
 }
 
-/**
- * Streams sampled frames. Breaking out of the loop kills ffmpeg at once, so `first` mode pays only
- * for the frames it looks at. Errors name the cause as ffmpeg reported it.
- */
+/** Streams sampled frames. Breaking out of the loop kills ffmpeg at once. */
 export async function* readFrames(file: string, options: FrameOptions): AsyncGenerator<Frame> {
-  const filters = [
-    // select, not fps: the fps filter looks ahead before it emits its first frame (~0.1 s of
-    // decoding), and `first` mode usually answers on that very frame.
-    ...(options.fps > 0 ? [`select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${1 / options.fps})'`] : []),
-    ...(options.padFactor && options.padFactor > 1
-      ? [`pad=ceil(iw*${options.padFactor}/2)*2:ceil(ih*${options.padFactor}/2)*2:(ow-iw)/2:(oh-ih)/2:color=gray`]
-      : []),
-    // Scale inside ffmpeg so a huge frame never reaches JS memory at full size; even sizes for RGB.
-    `scale='min(${options.maxWidth},iw)':-2:flags=bilinear`,
-  ];
-  const command = ffmpeg(file)
-    .setFfmpegPath(ffmpegPath)
-    .inputOptions([
-      "-nostdin",
-      // Only the downloaded file may be read: never a URL or another file named inside it.
-      "-protocol_whitelist",
-      "file",
-      ...(options.inputFormat ? ["-f", options.inputFormat] : []),
-      ...(options.startSeconds ? ["-ss", String(options.startSeconds)] : []),
-      "-max_pixels",
-      String(options.maxPixels),
-      ...(options.threads ? ["-threads", String(options.threads)] : []),
-    ])
-    .outputOptions([
-      "-t",
-      String(Math.min(options.maxSeconds, options.durationSeconds ?? Number.POSITIVE_INFINITY)),
-      "-an",
-      "-sn",
-      "-dn",
-      // One output picture per selected frame, never duplicated to a constant rate.
-      "-fps_mode",
-      "vfr",
-      "-vf",
-      filters.join(","),
-      "-f",
-      "image2pipe",
-      "-c:v",
-      "ppm",
-      "-pix_fmt",
-      "rgb24",
-    ]);
+  const key = JSON.stringify(options);
+  const spare = warm.get(key);
+  if (!spare || !(await indexComesFirst(file))) {
+    yield* startDecoder(file, options).frames();
+    return;
+  }
+  warm.delete(key);
+  spare.decoder.keepProcessAlive(true);
+  const source = createReadStream(file);
+  source.on("error", (err) => spare.input.destroy(err));
+  source.pipe(spare.input);
 
-  const stderrTail: string[] = [];
-  let failure: Error | undefined;
-  let finished = false;
-  let wake: (() => void) | undefined;
-  const queue: Frame[] = [];
-  const reader = new PpmReader();
-  let index = 0;
-  const poke = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-
-  // ffmpeg decodes what there is of a cut-off upload and exits 0: its demuxer's "partial file"
-  // warning is the only sign, and such an upload is refused rather than half-read.
-  let truncated = false;
-  command.on("stderr", (line: string) => {
-    stderrTail.push(line);
-    if (stderrTail.length > 40) stderrTail.shift();
-    if (/: partial file\s*$/.test(line)) truncated = true;
-  });
-  command.on("codecData", (data: { duration?: string; video?: string; video_details?: string[] }) => {
-    const problem = checkInput(data, options);
-    if (problem && !finished) {
-      failure = new VideoError(problem);
-      finished = true;
-      command.kill("SIGKILL");
-      poke();
-    }
-  });
-  command.on("error", (err: Error) => {
-    if (!finished) failure = new VideoError(describeFfmpegFailure(err, stderrTail));
-    finished = true;
-    poke();
-  });
-  command.on("end", () => {
-    if (truncated && !finished) failure = new VideoError(TRUNCATED);
-    finished = true;
-    poke();
-  });
-
-  const output = command.pipe() as Readable;
-  output.on("data", (chunk: Buffer) => {
-    try {
-      for (const f of reader.push(chunk)) {
-        const timeMs = Math.round(
-          (options.startSeconds ?? 0) * 1000 + (options.fps > 0 ? (index * 1000) / options.fps : 0),
-        );
-        queue.push({ index, timeMs, ...f });
-        index++;
-      }
-    } catch (err) {
-      failure = err as Error;
-      command.kill("SIGKILL");
-    }
-    // Back-pressure: the model is slower than ffmpeg; do not buffer a whole video of frames.
-    if (queue.length >= 4) output.pause();
-    poke();
-  });
-
+  let delivered = 0;
+  const frames = spare.decoder.frames();
   try {
     for (;;) {
-      const next = queue.shift();
-      if (next) {
-        if (queue.length < 2) output.resume();
-        yield next;
-        continue;
-      }
-      if (failure) throw failure;
-      if (finished) return;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
+      const next = await frames.next().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      if (next instanceof Error) break;
+      if (next.done) return;
+      delivered++;
+      yield next.value;
     }
   } finally {
-    if (!finished) {
-      finished = true;
-      command.kill("SIGKILL");
+    source.destroy();
+    await frames.return(undefined);
+    // The next video's decoder starts once this one is done, while the report is written and the
+    // next video downloads: started during decoding or inference, ffmpeg's start-up (~0.12 s of
+    // CPU) slows both by more than it saves.
+    if (wanted.has(key) && !warm.has(key)) warm.set(key, startAhead(options));
+  }
+  // Samples far out of order (or a decoder that died) fail on a pipe; the file can seek. Frames
+  // already given are skipped, so the consumer sees each frame once.
+  let skip = delivered;
+  for await (const frame of startDecoder(file, options).frames()) {
+    if (skip > 0) skip--;
+    else yield frame;
+  }
+}
+
+/** Whether the MP4's top-level boxes put the index (moov) before the media data (mdat). */
+export async function indexComesFirst(file: string): Promise<boolean> {
+  const handle = await open(file, "r");
+  try {
+    const { size } = await handle.stat();
+    const header = Buffer.alloc(16);
+    let position = 0;
+    for (let boxes = 0; boxes < 32 && position + 8 <= size; boxes++) {
+      const { bytesRead } = await handle.read(header, 0, 16, position);
+      if (bytesRead < 8) return false;
+      const type = header.toString("latin1", 4, 8);
+      if (type === "moov") return true;
+      if (type === "mdat") return false;
+      let boxSize = header.readUInt32BE(0);
+      if (boxSize === 1 && bytesRead === 16) boxSize = Number(header.readBigUInt64BE(8));
+      if (boxSize < 8) return false;
+      position += boxSize;
     }
+    return false;
+  } finally {
+    await handle.close();
   }
-}
-
-/** Refuses what the container header already shows to be unacceptable. */
-export function checkInput(
-  data: { duration?: string; video?: string; video_details?: string[] },
-  options: Pick<FrameOptions, "maxSeconds" | "maxPixels">,
-): string | undefined {
-  if (!data.video) return "the file has no video stream";
-  const seconds = parseDuration(data.duration);
-  if (seconds !== undefined && seconds > options.maxSeconds) {
-    return `the video lasts ${seconds.toFixed(1)} s, over the limit of ${options.maxSeconds} s`;
-  }
-  const size = (data.video_details ?? []).map((d) => /^(\d{2,6})x(\d{2,6})/.exec(d.trim())).find(Boolean);
-  if (size) {
-    const pixels = Number(size[1]) * Number(size[2]);
-    if (pixels > options.maxPixels)
-      return `the video's frames are ${size[1]}×${size[2]}, over the limit of ${options.maxPixels} pixels`;
-  }
-  return undefined;
-}
-
-function parseDuration(text: string | undefined): number | undefined {
-  const m = /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(text ?? "");
-  return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : undefined;
-}
-
-const TRUNCATED = "the video is truncated or damaged";
-
-/** ffmpeg's own words are long and cryptic: name the cause when it is a known one. */
-const KNOWN_FAILURES: [RegExp, string][] = [
-  [/does not contain any stream|matches no streams/, "the file has no video stream"],
-  [/moov atom not found/, "the MP4 is incomplete or damaged (no index: moov atom not found)"],
-  [/partial file|Invalid NAL unit size|Invalid data found/, TRUNCATED],
-  [/max_pixels|max pixel count|Picture size \d+x\d+ is invalid/, "the video's frames are too large"],
-  [/Protocol .* not on whitelist/, "the video refers to another file or address, which is not allowed"],
-  // The mov demuxer's enable_drefs is off: a track whose data reference names another file is
-  // never opened, and has no samples to decode.
-  [
-    /Skipped opening external track/,
-    "the video's data is in another file (an external data reference), which is not allowed",
-  ],
-];
-
-export function describeFfmpegFailure(err: Error, stderrTail: string[]): string {
-  const text = stderrTail.join("\n");
-  // The decoder refused a frame over -max_pixels (a size the container header did not state).
-  const huge = /Picture size (\d+)x(\d+) exceeds specified max pixel count (\d+)/.exec(text);
-  if (huge) return `the video's frames are ${huge[1]}×${huge[2]}, over the limit of ${huge[3]} pixels`;
-  const known = KNOWN_FAILURES.find(([pattern]) => pattern.test(text));
-  if (known) return known[1];
-  const lines = stderrTail.map((l) => l.trim()).filter((l) => l && !/^(frame=|size=|video:|\[out)/.test(l));
-  const last = lines.slice(-2).join("; ") || err.message;
-  return `ffmpeg could not decode the video: ${last.slice(0, 300)}`;
-}
-
-/**
- * fluent-ffmpeg asks ffmpeg for its formats and encoders before its first command in a process
- * (extra ffmpeg runs); doing it at start-up keeps that off the first video's time.
- */
-export async function warmUpFfmpeg(): Promise<void> {
-  const probe = ffmpeg().setFfmpegPath(ffmpegPath);
-  await Promise.all([
-    new Promise((resolve, reject) =>
-      probe.getAvailableFormats((err, formats) => (err ? reject(err) : resolve(formats))),
-    ),
-    new Promise((resolve, reject) =>
-      probe.getAvailableEncoders((err, encoders) => (err ? reject(err) : resolve(encoders))),
-    ),
-  ]);
 }

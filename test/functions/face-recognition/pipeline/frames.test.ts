@@ -1,10 +1,17 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { VideoError } from "../../../../functions/face-recognition/pipeline/errors.js";
-import { checkInput, PpmReader, readFrames } from "../../../../functions/face-recognition/pipeline/frames.js";
+import { checkInput, PpmReader } from "../../../../functions/face-recognition/pipeline/ffmpeg.js";
+import {
+  type Frame,
+  indexComesFirst,
+  keepDecoderWarm,
+  readFrames,
+  stopWarmDecoders,
+} from "../../../../functions/face-recognition/pipeline/frames.js";
 
 const dir = mkdtempSync(join(tmpdir(), "frames-test-"));
 const ffmpeg = (...args: string[]) => execFileSync("ffmpeg", ["-v", "error", "-y", ...args]);
@@ -15,6 +22,24 @@ async function collect(file: string, options = base) {
   for await (const f of readFrames(file, options))
     frames.push({ index: f.index, timeMs: f.timeMs, width: f.width, height: f.height, bytes: f.rgb.length });
   return frames;
+}
+
+/** Our ffmpeg processes reading from stdin: decoders started ahead, or one streaming a video. */
+function pipeDecoders(): number[] {
+  return execFileSync("ps", ["--ppid", String(process.pid), "-o", "pid=,args="])
+    .toString()
+    .split("\n")
+    .filter((line) => line.includes("ffmpeg") && line.includes("pipe:0"))
+    .map((line) => Number.parseInt(line, 10));
+}
+
+async function waitFor<T>(read: () => T, ok: (value: T) => boolean): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const value = read();
+    if (ok(value)) return value;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return read();
 }
 
 beforeAll(() => {
@@ -42,6 +67,10 @@ beforeAll(() => {
     "yuv420p",
     join(dir, "long.mp4"),
   );
+  // Index (moov) first, as most uploads from the web are: these can be streamed into ffmpeg.
+  ffmpeg("-i", join(dir, "landscape.mp4"), "-c", "copy", "-movflags", "+faststart", join(dir, "landscape-fast.mp4"));
+  ffmpeg("-i", join(dir, "long.mp4"), "-c", "copy", "-movflags", "+faststart", join(dir, "long-fast.mp4"));
+  ffmpeg("-i", join(dir, "portrait.mp4"), "-c", "copy", "-movflags", "+faststart", join(dir, "portrait-fast.mp4"));
 });
 
 describe("PpmReader", () => {
@@ -121,5 +150,87 @@ describe("checkInput", () => {
     expect(
       checkInput({ video: "h264", duration: "00:00:02.00", video_details: ["h264", "yuv420p", "640x360"] }, base),
     ).toBeUndefined();
+  });
+});
+
+describe("readFrames with a decoder started ahead", () => {
+  afterEach(() => stopWarmDecoders());
+
+  it("streams an index-first MP4 into the waiting ffmpeg: same frames as from the file, and a new one waits", async () => {
+    for (const name of ["landscape-fast.mp4", "portrait-fast.mp4"]) {
+      const cold: Frame[] = [];
+      for await (const f of readFrames(join(dir, name), base)) cold.push(f);
+      keepDecoderWarm(base);
+      const [waiting] = await waitFor(pipeDecoders, (pids) => pids.length === 1);
+      const warm: Frame[] = [];
+      for await (const f of readFrames(join(dir, name), base)) warm.push(f);
+      expect(warm.map((f) => [f.index, f.timeMs, f.width, f.height])).toEqual(
+        cold.map((f) => [f.index, f.timeMs, f.width, f.height]),
+      );
+      expect(warm.every((f, i) => f.rgb.equals(cold[i]?.rgb ?? Buffer.alloc(0)))).toBe(true);
+      // The waiting process did the work and is gone; its successor waits for the next video.
+      const after = await waitFor(pipeDecoders, (pids) => pids.length === 1 && pids[0] !== waiting);
+      expect(after).toHaveLength(1);
+      expect(after).not.toContain(waiting);
+      stopWarmDecoders();
+    }
+  });
+
+  it("leaves no ffmpeg behind when told to stop before its decoder has started", async () => {
+    keepDecoderWarm(base);
+    stopWarmDecoders();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(pipeDecoders()).toEqual([]);
+  });
+
+  it("reads an MP4 whose index comes last from the file, leaving the waiting decoder alone", async () => {
+    keepDecoderWarm(base);
+    const [waiting] = await waitFor(pipeDecoders, (pids) => pids.length === 1);
+    expect(await indexComesFirst(join(dir, "landscape.mp4"))).toBe(false);
+    expect((await collect(join(dir, "landscape.mp4"))).map((f) => f.timeMs)).toEqual([0, 500, 1000, 1500, 2000, 2500]);
+    expect(pipeDecoders()).toEqual([waiting]);
+  });
+
+  it("stops the streaming ffmpeg as soon as the consumer stops", async () => {
+    keepDecoderWarm(base);
+    const [waiting] = await waitFor(pipeDecoders, (pids) => pids.length === 1);
+    for await (const _ of readFrames(join(dir, "long-fast.mp4"), base)) break;
+    const after = await waitFor(pipeDecoders, (pids) => !pids.includes(waiting as number));
+    expect(after).not.toContain(waiting);
+  });
+
+  it("when the streaming ffmpeg dies mid-video, the file takes over and no frame is given twice or lost", async () => {
+    keepDecoderWarm(base);
+    await waitFor(pipeDecoders, (pids) => pids.length === 1);
+    const times: number[] = [];
+    for await (const f of readFrames(join(dir, "long-fast.mp4"), base)) {
+      times.push(f.timeMs);
+      if (times.length === 2) for (const pid of pipeDecoders()) process.kill(pid, "SIGKILL");
+    }
+    expect(times).toEqual(Array.from({ length: 40 }, (_, i) => i * 500));
+  });
+
+  it("refuses a bad video with the same reason as without a waiting decoder", async () => {
+    const file = join(dir, "cut-fast.mp4");
+    const whole = readFileSync(join(dir, "long-fast.mp4"));
+    writeFileSync(file, whole.subarray(0, Math.floor(whole.length / 3)));
+    const cold = await collect(file).then(
+      () => "decoded",
+      (err: Error) => err.message,
+    );
+    keepDecoderWarm(base);
+    await waitFor(pipeDecoders, (pids) => pids.length === 1);
+    await expect(collect(file)).rejects.toThrow(cold);
+    expect(cold).toBe("the video is truncated or damaged");
+  });
+});
+
+describe("indexComesFirst", () => {
+  it("tells an index-first MP4 from an index-last one and from other files", async () => {
+    expect(await indexComesFirst(join(dir, "long-fast.mp4"))).toBe(true);
+    expect(await indexComesFirst(join(dir, "long.mp4"))).toBe(false);
+    const text = join(dir, "words.mp4");
+    writeFileSync(text, "not a video at all");
+    expect(await indexComesFirst(text)).toBe(false);
   });
 });

@@ -1,0 +1,313 @@
+// One ffmpeg process (through fluent-ffmpeg) that samples a video at a fixed rate, scales it down
+// inside ffmpeg and writes raw RGB frames to a pipe as PPM: each frame carries its own width and
+// height, so rotation and rounding never have to be guessed, and nothing touches disk. The input is
+// the downloaded file, or a stream written to ffmpeg's stdin (a decoder started ahead: frames.ts).
+import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import type { Socket } from "node:net";
+import type { Readable } from "node:stream";
+import ffmpeg from "fluent-ffmpeg";
+import { VideoError } from "./errors.js";
+import type { Frame, FrameOptions } from "./frames.js";
+
+const requireFromHere = createRequire(import.meta.url);
+
+/** FFMPEG_PATH, else ffmpeg-static where it installed (optional dependency), else ffmpeg on PATH. */
+export function resolveFfmpegPath(configured?: string): string {
+  if (configured) return configured;
+  try {
+    const bundled = requireFromHere("ffmpeg-static") as string | null;
+    if (bundled && existsSync(bundled)) return bundled;
+  } catch {
+    // not installed: fine, Debian's ffmpeg is the fallback
+  }
+  return "ffmpeg";
+}
+
+let ffmpegPath = resolveFfmpegPath(process.env.FFMPEG_PATH);
+
+export function useFfmpeg(path: string | undefined): void {
+  ffmpegPath = resolveFfmpegPath(path);
+}
+
+/** Reads PPM (P6, maxval 255) frames out of a byte stream. */
+export class PpmReader {
+  private buffer: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): { width: number; height: number; rgb: Buffer }[] {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    const frames: { width: number; height: number; rgb: Buffer }[] = [];
+    for (;;) {
+      const header = parsePpmHeader(this.buffer);
+      if (!header) break;
+      const size = header.width * header.height * 3;
+      if (this.buffer.length < header.length + size) break;
+      // Copy: the frame outlives the stream's chunk buffers.
+      const rgb = Buffer.from(this.buffer.subarray(header.length, header.length + size));
+      frames.push({ width: header.width, height: header.height, rgb });
+      this.buffer = this.buffer.subarray(header.length + size);
+    }
+    return frames;
+  }
+
+  get pendingBytes(): number {
+    return this.buffer.length;
+  }
+}
+
+function parsePpmHeader(buf: Buffer): { width: number; height: number; length: number } | undefined {
+  // "P6" WS width WS height WS maxval single-WS; ffmpeg writes "P6\n<w> <h>\n255\n".
+  if (buf.length < 2) return undefined;
+  if (buf[0] !== 0x50 || buf[1] !== 0x36) throw new Error("ffmpeg produced a frame that is not PPM");
+  const fields: number[] = [];
+  let i = 2;
+  while (fields.length < 3) {
+    while (i < buf.length && isSpace(buf[i] as number)) i++;
+    const start = i;
+    while (i < buf.length && !isSpace(buf[i] as number)) i++;
+    if (i >= buf.length) return undefined;
+    fields.push(Number(buf.toString("latin1", start, i)));
+  }
+  const [width, height, maxval] = fields as [number, number, number];
+  if (maxval !== 255 || !(width > 0) || !(height > 0)) throw new Error("unexpected PPM header from ffmpeg");
+  return { width, height, length: i + 1 };
+}
+
+function isSpace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}
+
+export interface Decoder {
+  /** The sampled frames in order. Leaving the loop early kills ffmpeg at once. */
+  frames(): AsyncGenerator<Frame>;
+  /** Whether the idle process keeps Node running (a decoder started ahead must not). */
+  keepProcessAlive(keep: boolean): void;
+  kill(): void;
+}
+
+/** Starts ffmpeg on a file, or on a stream it reads from stdin. Errors name the cause as ffmpeg reported it. */
+export function startDecoder(input: string | Readable, options: FrameOptions): Decoder {
+  const filters = [
+    // select, not fps: the fps filter looks ahead before it emits its first frame (~0.1 s of
+    // decoding), and `first` mode usually answers on that very frame.
+    ...(options.fps > 0 ? [`select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${1 / options.fps})'`] : []),
+    ...(options.padFactor && options.padFactor > 1
+      ? [`pad=ceil(iw*${options.padFactor}/2)*2:ceil(ih*${options.padFactor}/2)*2:(ow-iw)/2:(oh-ih)/2:color=gray`]
+      : []),
+    // Scale inside ffmpeg so a huge frame never reaches JS memory at full size; even sizes for RGB.
+    `scale='min(${options.maxWidth},iw)':-2:flags=bilinear`,
+  ];
+  const command = ffmpeg(input)
+    .setFfmpegPath(ffmpegPath)
+    .inputOptions([
+      "-nostdin",
+      // Only the downloaded file (or our pipe) may be read: never a URL or another file named inside it.
+      "-protocol_whitelist",
+      typeof input === "string" ? "file" : "pipe",
+      ...(options.inputFormat ? ["-f", options.inputFormat] : []),
+      ...(options.startSeconds ? ["-ss", String(options.startSeconds)] : []),
+      "-max_pixels",
+      String(options.maxPixels),
+      ...(options.threads ? ["-threads", String(options.threads)] : []),
+      // From a stream, the fast path: the MP4's index states what decoding needs, and ffmpeg's
+      // probing decodes frames it then throws away (~40 ms). A failure here falls back to the
+      // file, probed in full (frames.ts).
+      ...(typeof input === "string" ? [] : ["-nofind_stream_info"]),
+    ])
+    .outputOptions([
+      "-t",
+      String(Math.min(options.maxSeconds, options.durationSeconds ?? Number.POSITIVE_INFINITY)),
+      "-an",
+      "-sn",
+      "-dn",
+      // One output picture per selected frame, never duplicated to a constant rate.
+      "-fps_mode",
+      "vfr",
+      "-vf",
+      filters.join(","),
+      "-f",
+      "image2pipe",
+      "-c:v",
+      "ppm",
+      "-pix_fmt",
+      "rgb24",
+    ]);
+
+  const stderrTail: string[] = [];
+  let failure: Error | undefined;
+  let finished = false;
+  let wake: (() => void) | undefined;
+  const queue: Frame[] = [];
+  const reader = new PpmReader();
+  let index = 0;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const kill = () => {
+    if (finished) return;
+    finished = true;
+    command.kill("SIGKILL");
+    poke();
+  };
+
+  let keepAlive = true;
+  let child: ChildProcess | undefined;
+  const applyKeepAlive = () => {
+    if (!child) return;
+    for (const handle of [child, child.stdin, child.stdout, child.stderr] as (ChildProcess | Socket | null)[])
+      keepAlive ? handle?.ref() : handle?.unref();
+  };
+  command.on("start", () => {
+    // fluent-ffmpeg keeps the process it spawned here. It spawns asynchronously: a decoder
+    // stopped before that (a spare no longer wanted) is killed now, else it would wait forever.
+    child = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
+    if (finished) child?.kill("SIGKILL");
+    applyKeepAlive();
+  });
+
+  // ffmpeg decodes what there is of a cut-off upload and exits 0: its demuxer's "partial file"
+  // warning is the only sign, and such an upload is refused rather than half-read.
+  let truncated = false;
+  command.on("stderr", (line: string) => {
+    stderrTail.push(line);
+    if (stderrTail.length > 40) stderrTail.shift();
+    if (/: partial file\s*$/.test(line)) truncated = true;
+  });
+  command.on("codecData", (data: { duration?: string; video?: string; video_details?: string[] }) => {
+    const problem = checkInput(data, options);
+    if (problem && !finished) {
+      failure = new VideoError(problem);
+      kill();
+    }
+  });
+  command.on("error", (err: Error) => {
+    if (!finished) failure = new VideoError(describeFfmpegFailure(err, stderrTail));
+    finished = true;
+    poke();
+  });
+  command.on("end", () => {
+    if (truncated && !finished) failure = new VideoError(TRUNCATED);
+    finished = true;
+    poke();
+  });
+
+  const output = command.pipe() as Readable;
+  output.on("data", (chunk: Buffer) => {
+    try {
+      for (const f of reader.push(chunk)) {
+        const timeMs = Math.round(
+          (options.startSeconds ?? 0) * 1000 + (options.fps > 0 ? (index * 1000) / options.fps : 0),
+        );
+        queue.push({ index, timeMs, ...f });
+        index++;
+      }
+    } catch (err) {
+      failure = err as Error;
+      command.kill("SIGKILL");
+    }
+    // Back-pressure: the model is slower than ffmpeg; do not buffer a whole video of frames.
+    if (queue.length >= 4) output.pause();
+    poke();
+  });
+
+  async function* frames(): AsyncGenerator<Frame> {
+    try {
+      for (;;) {
+        const next = queue.shift();
+        if (next) {
+          if (queue.length < 2) output.resume();
+          yield next;
+          continue;
+        }
+        if (failure) throw failure;
+        if (finished) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    } finally {
+      kill();
+    }
+  }
+
+  return {
+    frames,
+    keepProcessAlive(keep) {
+      keepAlive = keep;
+      applyKeepAlive();
+    },
+    kill,
+  };
+}
+
+/** Refuses what the container header already shows to be unacceptable. */
+export function checkInput(
+  data: { duration?: string; video?: string; video_details?: string[] },
+  options: Pick<FrameOptions, "maxSeconds" | "maxPixels">,
+): string | undefined {
+  if (!data.video) return "the file has no video stream";
+  const seconds = parseDuration(data.duration);
+  if (seconds !== undefined && seconds > options.maxSeconds) {
+    return `the video lasts ${seconds.toFixed(1)} s, over the limit of ${options.maxSeconds} s`;
+  }
+  const size = (data.video_details ?? []).map((d) => /^(\d{2,6})x(\d{2,6})/.exec(d.trim())).find(Boolean);
+  if (size) {
+    const pixels = Number(size[1]) * Number(size[2]);
+    if (pixels > options.maxPixels)
+      return `the video's frames are ${size[1]}×${size[2]}, over the limit of ${options.maxPixels} pixels`;
+  }
+  return undefined;
+}
+
+function parseDuration(text: string | undefined): number | undefined {
+  const m = /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(text ?? "");
+  return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : undefined;
+}
+
+const TRUNCATED = "the video is truncated or damaged";
+
+/** ffmpeg's own words are long and cryptic: name the cause when it is a known one. */
+const KNOWN_FAILURES: [RegExp, string][] = [
+  [/does not contain any stream|matches no streams/, "the file has no video stream"],
+  [/moov atom not found/, "the MP4 is incomplete or damaged (no index: moov atom not found)"],
+  [/partial file|Invalid NAL unit size|Invalid data found/, TRUNCATED],
+  [/max_pixels|max pixel count|Picture size \d+x\d+ is invalid/, "the video's frames are too large"],
+  [/Protocol .* not on whitelist/, "the video refers to another file or address, which is not allowed"],
+  // The mov demuxer's enable_drefs is off: a track whose data reference names another file is
+  // never opened, and has no samples to decode.
+  [
+    /Skipped opening external track/,
+    "the video's data is in another file (an external data reference), which is not allowed",
+  ],
+];
+
+export function describeFfmpegFailure(err: Error, stderrTail: string[]): string {
+  const text = stderrTail.join("\n");
+  // The decoder refused a frame over -max_pixels (a size the container header did not state).
+  const huge = /Picture size (\d+)x(\d+) exceeds specified max pixel count (\d+)/.exec(text);
+  if (huge) return `the video's frames are ${huge[1]}×${huge[2]}, over the limit of ${huge[3]} pixels`;
+  const known = KNOWN_FAILURES.find(([pattern]) => pattern.test(text));
+  if (known) return known[1];
+  const lines = stderrTail.map((l) => l.trim()).filter((l) => l && !/^(frame=|size=|video:|\[out)/.test(l));
+  const last = lines.slice(-2).join("; ") || err.message;
+  return `ffmpeg could not decode the video: ${last.slice(0, 300)}`;
+}
+
+/**
+ * fluent-ffmpeg asks ffmpeg for its formats and encoders before its first command in a process
+ * (extra ffmpeg runs); doing it at start-up keeps that off the first video's time.
+ */
+export async function warmUpFfmpeg(): Promise<void> {
+  const probe = ffmpeg().setFfmpegPath(ffmpegPath);
+  await Promise.all([
+    new Promise((resolve, reject) =>
+      probe.getAvailableFormats((err, formats) => (err ? reject(err) : resolve(formats))),
+    ),
+    new Promise((resolve, reject) =>
+      probe.getAvailableEncoders((err, encoders) => (err ? reject(err) : resolve(encoders))),
+    ),
+  ]);
+}
