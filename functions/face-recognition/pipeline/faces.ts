@@ -1,7 +1,8 @@
 // Stage 3: frames → faces. @vladmandic/face-api finds faces, their 68 landmarks and a 128-D
 // descriptor. Backend: tfjs-node where it loads (optional dependency), else the wasm backend. The
 // pure-JS cpu backend is 25–40× slower and is used only when asked for by name.
-import { createRequire } from "node:module";
+import { existsSync, readdirSync } from "node:fs";
+import Module, { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
 export type Detector = "tiny" | "ssd";
@@ -81,7 +82,7 @@ const requireHere = createRequire(import.meta.url);
 
 /** Loads the face-api build that matches the backend that can run here. */
 function loadFaceApi(choice: BackendChoice): { faceapi: FaceApi; backend: string } {
-  if (choice === "auto" || choice === "tensorflow") {
+  if ((choice === "auto" && tfjsNodeBuilt()) || choice === "tensorflow") {
     try {
       requireHere("@tensorflow/tfjs-node");
       return { faceapi: requireHere("@vladmandic/face-api") as FaceApi, backend: "tensorflow" };
@@ -90,6 +91,7 @@ function loadFaceApi(choice: BackendChoice): { faceapi: FaceApi; backend: string
         throw new Error(`FACE_BACKEND=tensorflow but @tensorflow/tfjs-node does not load: ${(err as Error).message}`);
     }
   }
+  skipUnusedTfjsPackages(choice === "cpu");
   const faceapi = requireHere("@vladmandic/face-api/dist/face-api.node-wasm.js") as FaceApi;
   if (choice === "cpu") return { faceapi, backend: "cpu" };
   const wasm = requireHere("@tensorflow/tfjs-backend-wasm") as {
@@ -99,6 +101,39 @@ function loadFaceApi(choice: BackendChoice): { faceapi: FaceApi; backend: string
   const wasmDir = join(dirname(requireHere.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist/");
   wasm.setWasmPaths(wasmDir);
   return { faceapi, backend: "wasm" };
+}
+
+/**
+ * tfjs-node's JavaScript installs even where its native library could not be downloaded (as here):
+ * loading it only to fail costs 0.3 s at every start, so look for the library first.
+ */
+function tfjsNodeBuilt(): boolean {
+  try {
+    const lib = join(dirname(requireHere.resolve("@tensorflow/tfjs-node/package.json")), "lib");
+    return readdirSync(lib).some((napi) => existsSync(join(lib, napi, "tfjs_binding.node")));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * face-api's wasm build requires "@tensorflow/tfjs", whose entry loads every tfjs package: layers,
+ * converter, data and the cpu and webgl backends (0.27 s at every start). face-api's nets are
+ * written on tfjs-core alone, so the unused packages are given to it as empty modules (0.1 s).
+ */
+function skipUnusedTfjsPackages(keepCpuBackend: boolean): void {
+  const union = requireHere.resolve("@tensorflow/tfjs");
+  if (requireHere.cache[union]) return;
+  const requireFromUnion = createRequire(union);
+  const unused = ["layers", "converter", "data", "backend-webgl", ...(keepCpuBackend ? [] : ["backend-cpu"])];
+  for (const name of unused) {
+    const path = requireFromUnion.resolve(`@tensorflow/tfjs-${name}`);
+    if (requireHere.cache[path]) continue;
+    const empty = new Module(path);
+    empty.filename = path;
+    empty.loaded = true;
+    requireHere.cache[path] = empty;
+  }
 }
 
 export function modelDir(): string {
