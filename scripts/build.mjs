@@ -9,6 +9,23 @@ const entries = {
   facerec: "functions/face-recognition/cli.ts",
 };
 
+// The packages (CommonJS, all of them) are loaded with require(): imported from an ES module, Node
+// first parses each one to guess its format and its export names (~0.15 s of the function's start).
+const requirePackages = {
+  name: "require-packages",
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith("node:") || args.namespace === "package"
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: "package" },
+    );
+    b.onLoad({ filter: /.*/, namespace: "package" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: "js",
+    }));
+  },
+};
+
 await build({
   entryPoints: entries,
   outdir: "dist",
@@ -17,6 +34,9 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
-  packages: "external",
+  plugins: [requirePackages],
+  banner: {
+    js: 'import { createRequire as createRequireForPackages } from "node:module"; const require = createRequireForPackages(import.meta.url);',
+  },
   logLevel: "warning",
 });

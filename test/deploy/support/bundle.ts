@@ -28,6 +28,8 @@ export interface Bundle {
 }
 
 const BUILTINS = new Set(builtinModules);
+/** How the metafile names the build script's stand-in for a package loaded with require(). */
+const PACKAGE_STAND_IN = "package:";
 const isBuiltin = (spec: string) => spec.startsWith("node:") || BUILTINS.has(spec);
 
 /** The options of every esbuild build() call scripts/build.mjs makes, in order. */
@@ -79,10 +81,14 @@ async function buildInMemory(): Promise<Bundle[]> {
       };
       for (const i of output.imports) if (i.external) add(i.path, i.kind);
       for (const spec of runtimeRequires(text)) add(spec, "require");
+      // The build script's plugin stands each package in as `module.exports = require("pkg")`.
+      const inputs = Object.keys(output.inputs);
+      for (const stand of inputs.filter((f) => f.startsWith(PACKAGE_STAND_IN)))
+        add(stand.slice(PACKAGE_STAND_IN.length), "require");
       bundles.push({
         file,
         entry: output.entryPoint,
-        inputs: Object.keys(output.inputs).sort(),
+        inputs: inputs.filter((f) => !f.startsWith(PACKAGE_STAND_IN)).sort(),
         packages,
         chunks: output.imports.filter((i) => !i.external).map((i) => i.path),
         importMeta: [...text.matchAll(/(?:[\w$]+\()?import\.meta(?:\.\w+)?/g)].map((m) => m[0]),
