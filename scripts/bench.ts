@@ -3,7 +3,8 @@
 //  - per CSE546 clip and stage, warm, `first` and `all` modes, through the real handler path
 //    (download from Ceph RGW, decode, inference, student lookup in dynalite, upload);
 //  - the floor: ffmpeg decode alone of the frames each mode needs + inference alone on them;
-//  - the original design: ffmpeg writes 1 fps JPEGs to disk, each decoded, SSD, stop at first match;
+//  - the original design, through the same stages: download to disk, ffmpeg writes 1 fps JPEGs to
+//    disk, each decoded, SSD, stop at first match, student lookup, upload;
 //  - the CSE546 workload (8 + 100 uploads) through the stack: first upload → last CSV;
 //  - cold start of a function process (start → ready to serve, warm-up included) and peak RSS.
 import { execFile, spawn } from "node:child_process";
@@ -11,10 +12,10 @@ import { readdir, readFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { readSettings } from "../lib/config.js";
 import { createLogger } from "../lib/log.js";
-import { createS3Client } from "../lib/s3.js";
+import { createS3Client, downloadObject, putText } from "../lib/s3.js";
 import { createFunctionApp } from "../functions/face-recognition/app.js";
 import { readFunctionConfig, readRecognitionSettings } from "../functions/face-recognition/config.js";
 import { toMatchIndex } from "../functions/face-recognition/gallery/gallery.js";
@@ -23,6 +24,8 @@ import type { FaceEngine } from "../functions/face-recognition/pipeline/faces.js
 import { type Frame, type FrameOptions, readFrames } from "../functions/face-recognition/pipeline/frames.js";
 import { judgeFace, type MatchIndex, type MatchRules } from "../functions/face-recognition/pipeline/match.js";
 import type { Mode } from "../functions/face-recognition/pipeline/recognize.js";
+import { toCsv } from "../functions/face-recognition/pipeline/report.js";
+import type { StudentDirectory } from "../functions/face-recognition/pipeline/students.js";
 import { startEngine } from "../functions/face-recognition/runtime.js";
 import { dataDir, DATA_ENV } from "../test/support/data.js";
 import { cse546Clips, type LabeledVideo } from "./eval/dataset.js";
@@ -92,30 +95,50 @@ async function floor(engine: FaceEngine, clip: LabeledVideo, options: FrameOptio
   return { decode: median(decodes), inference: median(inferences), total: median(decodes) + median(inferences) };
 }
 
-/** The original system's design, with the same models: JPEG files on disk at 1 fps, SSD, sequential. */
+/** Where the original design reads its video and writes its CSV: the same services and clients as ours. */
+interface OriginalIo {
+  s3: S3Client;
+  inputBucket: string;
+  outputBucket: string;
+  students: StudentDirectory;
+}
+
+/**
+ * The original system's design, with the same models: the video downloaded to disk, JPEG files on
+ * disk at 1 fps, SSD, sequential, the first match answers; then the student looked up and the CSV
+ * uploaded, as ours does (its time is measured through the same stages).
+ */
 async function originalDesign(
   engine: FaceEngine,
   clip: LabeledVideo,
   index: MatchIndex,
   rules: MatchRules,
+  io: OriginalIo,
 ): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
     const dir = await mkdtemp(join(tmpdir(), "bench-original-"));
     const [, ms] = await timed(async () => {
-      await run("ffmpeg", ["-v", "error", "-i", clip.file, "-vf", "fps=1", join(dir, "%03d.jpg")]);
-      for (const jpeg of (await readdir(dir)).sort()) {
-        let known = false;
+      const video = join(dir, `${clip.id}.mp4`);
+      await downloadObject(io.s3, io.inputBucket, `${clip.id}.mp4`, video);
+      await run("ffmpeg", ["-v", "error", "-i", video, "-vf", "fps=1", join(dir, "%03d.jpg")]);
+      let name: string | undefined;
+      for (const jpeg of (await readdir(dir)).filter((f) => f.endsWith(".jpg")).sort()) {
         for await (const frame of readFrames(join(dir, jpeg), {
           fps: 0,
           maxWidth: 10_000,
           maxSeconds: 1,
           maxPixels: 64_000_000,
         })) {
-          known = (await engine.detect(frame)).some((face) => judgeFace(index, face, rules).kind === "known");
+          for (const face of await engine.detect(frame)) {
+            const verdict = judgeFace(index, face, rules);
+            if (verdict.kind === "known") name ??= verdict.name;
+          }
         }
-        if (known) break;
+        if (name) break;
       }
+      const student = name ? await io.students.find(name) : undefined;
+      await putText(io.s3, io.outputBucket, `original-${clip.id}.csv`, toCsv(student ? [student] : []), "text/csv");
     });
     await rm(dir, { recursive: true, force: true });
     times.push(ms);
@@ -241,7 +264,12 @@ async function main(): Promise<void> {
       ratios[mode]?.push(row.oursOverFloor);
       let originalNote = "";
       if (mode === "first") {
-        const original = await originalDesign(ssd, clip, index, app.analyzer.rules);
+        const original = await originalDesign(ssd, clip, index, app.analyzer.rules, {
+          s3,
+          inputBucket: benchIn,
+          outputBucket: benchOut,
+          students: app.analyzer.students,
+        });
         row.original = round(original);
         row.originalOverOurs = Number((original / total).toFixed(2));
         originalNote = `   original design ${row.original} ms (${row.originalOverOurs}× ours)`;
