@@ -1,8 +1,8 @@
 // Stage 2: video → frames, decoded by ffmpeg (ffmpeg.ts). ffmpeg takes ~0.12 s to start here (it
-// links ~200 shared libraries): a long-running process keeps one started ahead for its usual
-// options, waiting on stdin, and streams each video into it. A pipe cannot seek back, so only an
-// MP4 whose index (moov) comes before its data goes that way; the others, and any video the pipe
-// fails on, are read from the file by a fresh ffmpeg, which decides.
+// links ~200 shared libraries): a long-running process starts one ahead while it is idle, waiting
+// on stdin, and streams the next video into it. A pipe cannot seek back, so only an MP4 whose index
+// (moov) comes before its data goes that way; the others, and any video the pipe fails on, are read
+// from the file by a fresh ffmpeg, which decides.
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { PassThrough } from "node:stream";
@@ -39,35 +39,36 @@ export interface FrameOptions {
   threads?: number;
 }
 
-interface WarmDecoder {
+interface DecoderAhead {
   decoder: Decoder;
   input: PassThrough;
 }
 
-/** Options (as keys) for which a decoder is kept started ahead, and the decoders waiting. */
-const wanted = new Set<string>();
-const warm = new Map<string, WarmDecoder>();
+/** Decoders started ahead, waiting for a video, by their options (as a key). */
+const ahead = new Map<string, DecoderAhead>();
 
-/** From now on this process keeps an ffmpeg started ahead for these options (mov input only). */
-export function keepDecoderWarm(options: FrameOptions): void {
+/**
+ * Starts an ffmpeg for these options (mov input only) that waits for the next video, unless one
+ * already waits. For an idle process: started while another video decodes, its start-up slows that
+ * one by about what it saves.
+ */
+export function startDecoderAhead(options: FrameOptions): void {
   if (!streamable(options)) return;
   const key = JSON.stringify(options);
-  wanted.add(key);
-  if (!warm.has(key)) warm.set(key, startAhead(options));
+  if (!ahead.has(key)) ahead.set(key, startAhead(options));
 }
 
 /** Stops the decoders started ahead (a process about to exit, tests). */
-export function stopWarmDecoders(): void {
-  wanted.clear();
-  for (const spare of warm.values()) spare.decoder.kill();
-  warm.clear();
+export function stopDecodersAhead(): void {
+  for (const spare of ahead.values()) spare.decoder.kill();
+  ahead.clear();
 }
 
 function streamable(options: FrameOptions): boolean {
   return options.inputFormat === "mov" && !options.startSeconds;
 }
 
-function startAhead(options: FrameOptions): WarmDecoder {
+function startAhead(options: FrameOptions): DecoderAhead {
   const input = new PassThrough();
   const decoder = startDecoder(input, options);
   decoder.keepProcessAlive(false);
@@ -77,12 +78,12 @@ function startAhead(options: FrameOptions): WarmDecoder {
 /** Streams sampled frames. Breaking out of the loop kills ffmpeg at once. */
 export async function* readFrames(file: string, options: FrameOptions): AsyncGenerator<Frame> {
   const key = JSON.stringify(options);
-  const spare = warm.get(key);
+  const spare = ahead.get(key);
   if (!spare || !(await indexComesFirst(file))) {
     yield* startDecoder(file, options).frames();
     return;
   }
-  warm.delete(key);
+  ahead.delete(key);
   spare.decoder.keepProcessAlive(true);
   const source = createReadStream(file);
   source.on("error", (err) => spare.input.destroy(err));
@@ -101,10 +102,6 @@ export async function* readFrames(file: string, options: FrameOptions): AsyncGen
   } finally {
     source.destroy();
     await frames.return(undefined);
-    // The next video's decoder starts once this one is done, while the report is written and the
-    // next video downloads: started during decoding or inference, ffmpeg's start-up (~0.12 s of
-    // CPU) slows both by more than it saves.
-    if (wanted.has(key) && !warm.has(key)) warm.set(key, startAhead(options));
   }
   // Samples far out of order (or a decoder that died) fail on a pipe; the file can seek. Frames
   // already given are skipped, so the consumer sees each frame once.
