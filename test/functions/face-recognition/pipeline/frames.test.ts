@@ -161,7 +161,7 @@ describe("readFrames with an ffmpeg started ahead", () => {
       const cold: Frame[] = [];
       for await (const f of readFrames(join(dir, name), base)) cold.push(f);
       startDecoderAhead(base);
-      const [waiting] = await waitFor(pipeDecoders, (pids) => pids.length === 1);
+      expect(await waitFor(pipeDecoders, (pids) => pids.length === 1)).toHaveLength(1);
       const warm: Frame[] = [];
       for await (const f of readFrames(join(dir, name), base)) warm.push(f);
       expect(warm.map((f) => [f.index, f.timeMs, f.width, f.height])).toEqual(
