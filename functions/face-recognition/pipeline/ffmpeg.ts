@@ -86,8 +86,12 @@ export interface Decoder {
   kill(): void;
 }
 
-/** Starts ffmpeg on a file, or on a stream it reads from stdin. Errors name the cause as ffmpeg reported it. */
-export function startDecoder(input: string | Readable, options: FrameOptions): Decoder {
+/**
+ * Starts ffmpeg on a file, or on a stream it reads from stdin. Errors name the cause as ffmpeg
+ * reported it. `probe: false` skips ffmpeg's stream probing, which decodes frames only to throw
+ * them away (~40 ms): for MP4/MOV, whose index states what decoding needs.
+ */
+export function startDecoder(input: string | Readable, options: FrameOptions, { probe = true } = {}): Decoder {
   const filters = [
     // select, not fps: the fps filter looks ahead before it emits its first frame (~0.1 s of
     // decoding), and `first` mode usually answers on that very frame.
@@ -110,10 +114,7 @@ export function startDecoder(input: string | Readable, options: FrameOptions): D
       "-max_pixels",
       String(options.maxPixels),
       ...(options.threads ? ["-threads", String(options.threads)] : []),
-      // From a stream, the fast path: the MP4's index states what decoding needs, and ffmpeg's
-      // probing decodes frames it then throws away (~40 ms). A failure here falls back to the
-      // file, probed in full (frames.ts).
-      ...(typeof input === "string" ? [] : ["-nofind_stream_info"]),
+      ...(probe ? [] : ["-nofind_stream_info"]),
     ])
     .outputOptions([
       "-t",

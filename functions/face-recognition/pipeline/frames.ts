@@ -1,9 +1,9 @@
-// Stage 2: video → frames, decoded by ffmpeg (ffmpeg.ts). ffmpeg takes ~0.12 s to start here (it
-// links ~200 shared libraries): a long-running process starts one ahead while it is idle, waiting
-// on stdin, and streams the next video into it. A pipe cannot seek back, so only an MP4 whose index
-// (moov) comes before its data goes that way; the others, and any video the pipe fails on, are read
-// from the file by a fresh ffmpeg, which decides.
-import { createReadStream } from "node:fs";
+// Stage 2: video → frames, decoded by ffmpeg (ffmpeg.ts). MP4/MOV goes a fast way first: no stream
+// probing (the index states what decoding needs), and ffmpeg started ahead while the process was
+// idle, waiting on stdin, when the MP4's index (moov) comes before its data (a pipe cannot seek
+// back): ffmpeg takes ~0.12 s to start here, as it links ~200 shared libraries. Any video the fast
+// way fails on is read again from the file, probed in full, by a fresh ffmpeg, which decides.
+import { createReadStream, type ReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { PassThrough } from "node:stream";
 import { type Decoder, startDecoder } from "./ffmpeg.js";
@@ -70,27 +70,39 @@ function streamable(options: FrameOptions): boolean {
 
 function startAhead(options: FrameOptions): DecoderAhead {
   const input = new PassThrough();
-  const decoder = startDecoder(input, options);
+  const decoder = startDecoder(input, options, { probe: false });
   decoder.keepProcessAlive(false);
   return { decoder, input };
 }
 
-/** Streams sampled frames. Breaking out of the loop kills ffmpeg at once. */
+/**
+ * Streams sampled frames. Breaking out of the loop kills ffmpeg at once. MP4/MOV input goes the
+ * fast way first (a decoder started ahead when there is one, and no stream probing: the MP4's
+ * index states what decoding needs); should that fail, the file probed in full decides.
+ */
 export async function* readFrames(file: string, options: FrameOptions): AsyncGenerator<Frame> {
-  const key = JSON.stringify(options);
-  const spare = ahead.get(key);
-  if (!spare || !(await indexComesFirst(file))) {
+  if (!streamable(options)) {
     yield* startDecoder(file, options).frames();
     return;
   }
-  ahead.delete(key);
-  spare.decoder.keepProcessAlive(true);
-  const source = createReadStream(file);
-  source.on("error", (err) => spare.input.destroy(err));
-  source.pipe(spare.input);
+  const key = JSON.stringify(options);
+  const spare = ahead.get(key);
+  let fast: Decoder;
+  let source: ReadStream | undefined;
+  if (spare && (await indexComesFirst(file))) {
+    ahead.delete(key);
+    fast = spare.decoder;
+    fast.keepProcessAlive(true);
+    const stream = createReadStream(file);
+    stream.on("error", (err) => spare.input.destroy(err));
+    stream.pipe(spare.input);
+    source = stream;
+  } else {
+    fast = startDecoder(file, options, { probe: false });
+  }
 
   let delivered = 0;
-  const frames = spare.decoder.frames();
+  const frames = fast.frames();
   try {
     for (;;) {
       const next = await frames.next().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
@@ -100,11 +112,12 @@ export async function* readFrames(file: string, options: FrameOptions): AsyncGen
       yield next.value;
     }
   } finally {
-    source.destroy();
+    source?.destroy();
     await frames.return(undefined);
   }
-  // Samples far out of order (or a decoder that died) fail on a pipe; the file can seek. Frames
-  // already given are skipped, so the consumer sees each frame once.
+  // Samples far out of order (or a decoder that died) fail on a pipe; streams the index leaves
+  // unclear fail unprobed; damaged files fail either way. Frames already given are skipped, so the
+  // consumer sees each frame once.
   let skip = delivered;
   for await (const frame of startDecoder(file, options).frames()) {
     if (skip > 0) skip--;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { VideoError } from "../../../../functions/face-recognition/pipeline/errors.js";
-import { checkInput, PpmReader } from "../../../../functions/face-recognition/pipeline/ffmpeg.js";
+import { checkInput, PpmReader, startDecoder } from "../../../../functions/face-recognition/pipeline/ffmpeg.js";
 import {
   type Frame,
   indexComesFirst,
@@ -219,6 +219,21 @@ describe("readFrames with an ffmpeg started ahead", () => {
     await waitFor(pipeDecoders, (pids) => pids.length === 1);
     await expect(collect(file)).rejects.toThrow(cold);
     expect(cold).toBe("the video is truncated or damaged");
+  });
+});
+
+describe("readFrames without stream probing", () => {
+  it("gives the frames ffmpeg gives after probing the file in full", async () => {
+    for (const name of ["landscape.mp4", "portrait.mp4", "long-fast.mp4"]) {
+      const fast: Frame[] = [];
+      for await (const f of readFrames(join(dir, name), base)) fast.push(f);
+      const probed: Frame[] = [];
+      for await (const f of startDecoder(join(dir, name), base).frames()) probed.push(f);
+      expect(fast.map((f) => [f.index, f.timeMs, f.width, f.height])).toEqual(
+        probed.map((f) => [f.index, f.timeMs, f.width, f.height]),
+      );
+      expect(fast.every((f, i) => f.rgb.equals(probed[i]?.rgb ?? Buffer.alloc(0)))).toBe(true);
+    }
   });
 });
 
