@@ -58,7 +58,7 @@ export function startDecoderAhead(options: FrameOptions): void {
   if (!ahead.has(key)) ahead.set(key, startAhead(options));
 }
 
-/** Stops the decoders started ahead (a process about to exit, tests). */
+/** Stops the decoders started ahead. An exiting process need not: a waiting ffmpeg exits at the end of its stdin. */
 export function stopDecodersAhead(): void {
   for (const spare of ahead.values()) spare.decoder.kill();
   ahead.clear();
