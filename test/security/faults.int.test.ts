@@ -2,7 +2,6 @@
 // mid-video. Each ends, once the part is back, with the video processed once and no temporary
 // file left behind. (Stack-level faults — Ceph RGW and dynalite restarts under the trigger — are
 // for test/e2e/faults.test.ts.)
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,18 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js";
 import { importGalleryFile } from "../../functions/face-recognition/gallery/import.js";
 import { requireData } from "../support/data.js";
-import { testS3Client } from "../support/services.js";
+import { type FunctionProcess, startFunctionProcess, testS3Client } from "../support/services.js";
 
 const data = requireData();
 const suffix = Date.now().toString(36);
 const input = `flt-in-${suffix}`;
 const output = `flt-out-${suffix}`;
-
-interface Fn {
-  url: string;
-  out: string[];
-  proc: ChildProcess;
-}
 
 describe.skipIf(!data)("the function under faults", () => {
   const dir = data as string;
@@ -30,40 +23,27 @@ describe.skipIf(!data)("the function under faults", () => {
   // The function's own temp folder, so its leftovers can be seen without touching anyone else's.
   const fnTmp = join(work, "tmp");
   const s3 = testS3Client();
-  const started: Fn[] = [];
+  const started: FunctionProcess[] = [];
 
-  async function startFunction(): Promise<Fn> {
-    const proc = spawn(process.execPath, ["--import", "tsx", "functions/face-recognition/index.ts"], {
-      env: {
-        ...process.env,
-        TMPDIR: fnTmp,
-        PORT: "0",
-        WORKERS: "1",
-        INPUT_BUCKET: input,
-        OUTPUT_BUCKET: output,
-        GALLERY: join(work, "gallery.json"),
-        STUDENTS_FILE: join(dir, "cse546", "student_data.json"),
-        SECRETS_DIR: join(work, "no-secrets"),
-        // Every frame: a long decode, so the kill below lands mid-video.
-        SAMPLE_FPS: "30",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+  async function startFunction(): Promise<FunctionProcess> {
+    const fn = await startFunctionProcess({
+      ...process.env,
+      TMPDIR: fnTmp,
+      PORT: "0",
+      WORKERS: "1",
+      INPUT_BUCKET: input,
+      OUTPUT_BUCKET: output,
+      GALLERY: join(work, "gallery.json"),
+      STUDENTS_FILE: join(dir, "cse546", "student_data.json"),
+      SECRETS_DIR: join(work, "no-secrets"),
+      // Every frame: a long decode, so the kill below lands mid-video.
+      SAMPLE_FPS: "30",
     });
-    const fn: Fn = { url: "", out: [], proc };
-    proc.stdout?.on("data", (c: Buffer) => fn.out.push(c.toString()));
-    proc.stderr?.on("data", (c: Buffer) => fn.out.push(c.toString()));
     started.push(fn);
-    const deadline = Date.now() + 90_000;
-    while (!fn.url) {
-      if (Date.now() > deadline || proc.exitCode !== null)
-        throw new Error(`the function did not start:\n${fn.out.join("")}`);
-      fn.url = /"url":"(http:[^"]+)"/.exec(fn.out.join(""))?.[1] ?? "";
-      await new Promise((r) => setTimeout(r, 100));
-    }
     return fn;
   }
 
-  const invoke = async (fn: Fn, key: string) => {
+  const invoke = async (fn: FunctionProcess, key: string) => {
     const res = await fetch(`${fn.url}/function/face-recognition`, {
       method: "POST",
       body: JSON.stringify({ bucket: input, key }),

@@ -2,17 +2,16 @@
 // its own process (`index.ts`, as in the stack) with every credential in secret files carrying
 // distinctive values, through a batch that includes each kind of failure: a wrong or missing
 // token, refused uploads, a missing key, the database down, and storage refusing the credentials.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createS3Client, listAllObjects } from "../../lib/s3.js";
+import { listAllObjects } from "../../lib/s3.js";
 import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js";
 import { importGalleryFile } from "../../functions/face-recognition/gallery/import.js";
 import { requireData } from "../support/data.js";
-import { loadStudentsTable } from "../support/services.js";
+import { type FunctionProcess, loadStudentsTable, startFunctionProcess, testS3Client } from "../support/services.js";
 
 const data = requireData();
 const suffix = Date.now().toString(36);
@@ -25,29 +24,21 @@ const DYNAMO_KEY_ID = `DYNAMOKEYID${mark}`;
 const DYNAMO_SECRET = `DYNAMO-SECRET-${mark}-beef`;
 const WRONG_S3_SECRET = `WRONG-S3-SECRET-${mark}-cafe`;
 
-interface Fn {
-  url: string;
-  out: string[];
-  proc: ChildProcess;
-}
-
 describe.skipIf(!data)("secrets never leak", () => {
   const dir = data as string;
   const work = mkdtempSync(join(tmpdir(), "sec-secrets-"));
   const s3Secret = process.env.S3_AWS_SECRET_ACCESS_KEY ?? "";
   const s3KeyId = process.env.S3_AWS_ACCESS_KEY_ID ?? "";
   const secretValues = () => [TOKEN, DYNAMO_KEY_ID, DYNAMO_SECRET, WRONG_S3_SECRET, s3Secret];
-  const s3 = createS3Client({
-    endpoint: process.env.S3_ENDPOINT,
-    region: "us-east-1",
-    accessKeyId: s3KeyId,
-    secretAccessKey: s3Secret,
-  });
-  const started: Fn[] = [];
+  const s3 = testS3Client();
+  const started: FunctionProcess[] = [];
   const responses: string[] = [];
 
   /** The function's process with its credentials in secret files only (none in the environment). */
-  async function startFunction(name: string, overrides: { s3Secret?: string; dynamoEndpoint?: string }): Promise<Fn> {
+  async function startFunction(
+    name: string,
+    overrides: { s3Secret?: string; dynamoEndpoint?: string },
+  ): Promise<FunctionProcess> {
     const secrets = join(work, `secrets-${name}`);
     mkdirSync(secrets, { recursive: true });
     const files: Record<string, string> = {
@@ -72,28 +63,13 @@ describe.skipIf(!data)("secrets never leak", () => {
       DYNAMODB_ENDPOINT: overrides.dynamoEndpoint ?? process.env.DYNAMODB_ENDPOINT,
       LOG_LEVEL: "debug",
     });
-    // node itself (not npx): the pid is the function's, so a signal reaches it.
-    const proc = spawn(process.execPath, ["--import", "tsx", "functions/face-recognition/index.ts"], {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const out: string[] = [];
-    proc.stdout?.on("data", (c: Buffer) => out.push(c.toString()));
-    proc.stderr?.on("data", (c: Buffer) => out.push(c.toString()));
-    const fn = { url: "", out, proc };
+    const fn = await startFunctionProcess(env, `function ${name}`);
     started.push(fn);
-    const deadline = Date.now() + 90_000;
-    while (!fn.url) {
-      if (Date.now() > deadline || proc.exitCode !== null)
-        throw new Error(`function ${name} did not start:\n${out.join("")}`);
-      fn.url = /"url":"(http:[^"]+)"/.exec(out.join(""))?.[1] ?? "";
-      await new Promise((r) => setTimeout(r, 100));
-    }
     return fn;
   }
 
   /** SIGTERM (the function drains), SIGKILL after 10 s. */
-  function stop(fn: Fn): Promise<unknown> {
+  function stop(fn: FunctionProcess): Promise<unknown> {
     if (fn.proc.exitCode !== null || fn.proc.signalCode !== null) return Promise.resolve();
     const exited = new Promise((r) => fn.proc.once("exit", r));
     fn.proc.kill("SIGTERM");
@@ -101,7 +77,7 @@ describe.skipIf(!data)("secrets never leak", () => {
     return exited.finally(() => clearTimeout(timer));
   }
 
-  async function invoke(fn: Fn, body: unknown, token: string | null = TOKEN) {
+  async function invoke(fn: FunctionProcess, body: unknown, token: string | null = TOKEN) {
     const res = await fetch(`${fn.url}/function/face-recognition`, {
       method: "POST",
       headers: { "content-type": "application/json", ...(token === null ? {} : { authorization: `Bearer ${token}` }) },

@@ -1,5 +1,5 @@
 // Reaching the real services of a test run.
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../../lib/s3.js";
 import { freePort } from "../../ceph/local/daemon.js";
@@ -41,4 +41,35 @@ export function loadStudentsTable(table: string, studentsFile: string): void {
       stdio: "pipe",
     },
   );
+}
+
+/** A function process started from the sources, and what it printed. */
+export interface FunctionProcess {
+  url: string;
+  out: string[];
+  proc: ChildProcess;
+}
+
+/**
+ * Starts the function as node itself (not npx: the pid is the function's, so a signal reaches it)
+ * with this environment, and waits for the URL it logs when ready.
+ */
+export async function startFunctionProcess(env: NodeJS.ProcessEnv, label = "the function"): Promise<FunctionProcess> {
+  const proc = spawn(process.execPath, ["--import", "tsx", "functions/face-recognition/index.ts"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const fn: FunctionProcess = { url: "", out: [], proc };
+  proc.stdout?.on("data", (c: Buffer) => fn.out.push(c.toString()));
+  proc.stderr?.on("data", (c: Buffer) => fn.out.push(c.toString()));
+  const deadline = Date.now() + 90_000;
+  while (!fn.url) {
+    if (Date.now() > deadline || proc.exitCode !== null) {
+      proc.kill("SIGKILL");
+      throw new Error(`${label} did not start:\n${fn.out.join("")}`);
+    }
+    fn.url = /"url":"(http:[^"]+)"/.exec(fn.out.join(""))?.[1] ?? "";
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return fn;
 }
