@@ -108,11 +108,11 @@ export async function putText(
 
 /** True for the SDK's "no such key / bucket" answers. */
 export function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return (
-    e?.name === "NoSuchKey" ||
-    e?.name === "NotFound" ||
-    e?.name === "NoSuchBucket" ||
-    e?.$metadata?.httpStatusCode === 404
-  );
+  const name = (error as { name?: string } | undefined)?.name;
+  return name === "NoSuchKey" || name === "NotFound" || name === "NoSuchBucket" || httpStatusOf(error) === 404;
+}
+
+/** The HTTP status of an SDK error (RGW's bodiless answers reach the SDK as "UnknownError"). */
+export function httpStatusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }

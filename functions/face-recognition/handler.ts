@@ -80,7 +80,7 @@ export function createHandler(deps: HandlerDeps) {
       result.timingsMs = { download: downloadMs, ...result.timingsMs };
       const uploadStart = performance.now();
       const outputs = await writeReport(deps.sink, reportStem(video.key), result).catch((err: unknown) => {
-        throw new Error(`could not write the report: ${describeStorageError(err)}`);
+        throw new Error(`could not write the report: ${describeError(err).error}`);
       });
       result.timingsMs.upload = Math.round(performance.now() - uploadStart);
       for (const warning of result.warnings) log.warn(warning);
@@ -136,13 +136,6 @@ export function createHandler(deps: HandlerDeps) {
       outputs: [],
     };
   }
-}
-
-/** The SDK names RGW's bodiless 404 "UnknownError": say what it means. */
-function describeStorageError(err: unknown): string {
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if ((err as Error).name === "NoSuchBucket" || status === 404) return "the output bucket does not exist";
-  return String(describeError(err).error);
 }
 
 function httpStatus(outcome: Outcome): number {

@@ -5,7 +5,7 @@ import { mkdtemp, open, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { downloadObject, isNotFound, ObjectTooLargeError } from "../../../lib/s3.js";
+import { downloadObject, httpStatusOf, isNotFound, ObjectTooLargeError } from "../../../lib/s3.js";
 import { VideoError, VideoNotFoundError } from "./errors.js";
 import { isAlive } from "../../../lib/process.js";
 
@@ -37,7 +37,7 @@ export class S3VideoSource implements VideoSource {
       if (err instanceof ObjectTooLargeError) throw new VideoError(err.message);
       if (isNotFound(err)) throw new VideoNotFoundError(bucket, key);
       // The SDK names a bodiless 403 (HEAD) "UnknownError": say what it is (retryable: keys rotate).
-      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) {
+      if (httpStatusOf(err) === 403) {
         throw new Error(`the storage refused access to bucket "${bucket}" (HTTP 403): check the S3 credentials`);
       }
       throw err;

@@ -3,7 +3,7 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { putText } from "../../../lib/s3.js";
+import { isNotFound, putText } from "../../../lib/s3.js";
 
 export interface PersonReport {
   name: string;
@@ -98,7 +98,10 @@ export class S3Sink implements ReportSink {
   ) {}
 
   async write(name: string, body: string, contentType: string): Promise<void> {
-    await putText(this.s3, this.bucket, name, body, contentType);
+    await putText(this.s3, this.bucket, name, body, contentType).catch((err: unknown) => {
+      // RGW's bodiless 404 reaches the SDK as "UnknownError": say what it means.
+      throw isNotFound(err) ? new Error("the output bucket does not exist") : err;
+    });
   }
 }
 
