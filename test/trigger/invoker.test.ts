@@ -65,7 +65,7 @@ describe("GatewayInvoker", () => {
     expect(outcome).toMatchObject({ kind: "transient", reason: expect.stringContaining("ECONNREFUSED") });
   });
 
-  it("async mode: /async-function/<name> with X-Callback-Url, 202 is accepted", async () => {
+  it("async mode: calls /async-function/<name>, and never without a callback URL", async () => {
     const async = invoker({ mode: "async" });
     expect(async.path).toBe("/async-function/face-recognition");
     await expect(async.invoke({ video, jobId: "j7" })).rejects.toThrow(/callback URL/);
