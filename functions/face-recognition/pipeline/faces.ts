@@ -4,6 +4,9 @@
 import { existsSync, readdirSync } from "node:fs";
 import Module, { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import type * as tfjs from "@tensorflow/tfjs-core";
+import { type LoadableNet, loadNetWeights } from "./model-weights.js";
+import { fuseRecognitionNet, fuseTinyDetector, type RecognitionNet, type TinyDetectorNet } from "./fused-nets.js";
 
 export type Detector = "tiny" | "ssd";
 export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
@@ -47,33 +50,21 @@ export interface EngineOptions {
 }
 
 // face-api's own types come from its bundled tfjs; keep the surface we use small and typed here.
-interface Tensor3D {
-  dispose(): void;
-}
 interface FaceApiResult {
   detection: { score: number; box: Box };
   descriptor: Float32Array;
 }
-interface FaceApi {
-  tf: {
-    tensor3d(values: Uint8Array, shape: [number, number, number], dtype: "int32"): Tensor3D;
-    setBackend(name: string): Promise<boolean>;
-    ready(): Promise<void>;
-    getBackend(): string;
-    memory(): { numTensors: number };
-    engine(): { startScope(): void; endScope(): void };
+export type NetName = "ssdMobilenetv1" | "tinyFaceDetector" | "faceLandmark68Net" | "faceRecognitionNet";
+export interface FaceApi {
+  tf: typeof tfjs;
+  nets: Record<NetName, LoadableNet & { readonly isLoaded: boolean }> & {
+    tinyFaceDetector: TinyDetectorNet;
+    faceRecognitionNet: RecognitionNet;
   };
-  nets: Record<
-    "ssdMobilenetv1" | "tinyFaceDetector" | "faceLandmark68Net" | "faceRecognitionNet",
-    {
-      readonly isLoaded: boolean;
-      loadFromDisk(path: string): Promise<void>;
-    }
-  >;
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults?: number }) => object;
   TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => object;
   detectAllFaces(
-    input: Tensor3D,
+    input: tfjs.Tensor3D,
     options: object,
   ): { withFaceLandmarks(): { withFaceDescriptors(): Promise<FaceApiResult[]> } };
 }
@@ -136,6 +127,14 @@ function skipUnusedTfjsPackages(keepCpuBackend: boolean): void {
   }
 }
 
+/** The weight files of each net in face-api's model folder. */
+export const MODEL_FILES: Record<NetName, string> = {
+  ssdMobilenetv1: "ssd_mobilenetv1_model",
+  tinyFaceDetector: "tiny_face_detector_model",
+  faceLandmark68Net: "face_landmark_68_model",
+  faceRecognitionNet: "face_recognition_model",
+};
+
 export function modelDir(): string {
   return join(dirname(requireHere.resolve("@vladmandic/face-api/package.json")), "model");
 }
@@ -153,21 +152,32 @@ export function loadFaceEngine(options: EngineOptions): Promise<FaceEngine> {
   return engine;
 }
 
-async function createEngine(options: EngineOptions): Promise<FaceEngine> {
-  const { faceapi, backend } = loadFaceApi(options.backend);
-  const tf = faceapi.tf;
+/** face-api on the chosen backend, ready for its nets to load. */
+export async function startFaceApi(choice: BackendChoice): Promise<FaceApi> {
+  const { faceapi, backend } = loadFaceApi(choice);
   if (backend !== "tensorflow") {
-    if (!(await tf.setBackend(backend))) throw new Error(`the tfjs ${backend} backend failed to start`);
+    if (!(await faceapi.tf.setBackend(backend))) throw new Error(`the tfjs ${backend} backend failed to start`);
   }
-  await tf.ready();
+  await faceapi.tf.ready();
+  return faceapi;
+}
+
+async function createEngine(options: EngineOptions): Promise<FaceEngine> {
+  const faceapi = await startFaceApi(options.backend);
+  const tf = faceapi.tf;
   const dir = modelDir();
-  const nets = [
-    options.detector === "ssd" ? faceapi.nets.ssdMobilenetv1 : faceapi.nets.tinyFaceDetector,
-    faceapi.nets.faceLandmark68Net,
-    faceapi.nets.faceRecognitionNet,
+  const nets: NetName[] = [
+    options.detector === "ssd" ? "ssdMobilenetv1" : "tinyFaceDetector",
+    "faceLandmark68Net",
+    "faceRecognitionNet",
   ];
   // Nets are shared by every engine of the process (face-api keeps them globally): load each once.
-  await Promise.all(nets.filter((net) => !net.isLoaded).map((net) => net.loadFromDisk(dir)));
+  for (const name of nets) {
+    if (faceapi.nets[name].isLoaded) continue;
+    await loadNetWeights(tf, faceapi.nets[name], dir, MODEL_FILES[name]);
+    if (name === "tinyFaceDetector") fuseTinyDetector(tf, faceapi.nets.tinyFaceDetector);
+    if (name === "faceRecognitionNet") fuseRecognitionNet(tf, faceapi.nets.faceRecognitionNet);
+  }
   const detectorOptions =
     options.detector === "ssd"
       ? new faceapi.SsdMobilenetv1Options({ minConfidence: options.minDetectionScore, maxResults: 50 })

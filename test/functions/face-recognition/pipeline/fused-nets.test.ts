@@ -1,0 +1,144 @@
+// The fused nets against face-api's own, with the real models on real frames: the same faces, boxes,
+// scores and descriptors (to float rounding), and no tensor left behind.
+import { join } from "node:path";
+import type * as tfjs from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type FaceApi, modelDir, startFaceApi } from "../../../../functions/face-recognition/pipeline/faces.js";
+import { type Frame, readFrames } from "../../../../functions/face-recognition/pipeline/frames.js";
+import {
+  fuseRecognitionNet,
+  fuseTinyDetector,
+  type RecognitionNet,
+  type TinyDetectorNet,
+} from "../../../../functions/face-recognition/pipeline/fused-nets.js";
+import { requireData } from "../../../support/data.js";
+
+const data = requireData();
+
+interface Detection {
+  score: number;
+  box: { x: number; y: number; width: number; height: number };
+}
+interface TinyFaceDetector extends TinyDetectorNet {
+  loadFromDisk(dir: string): Promise<void>;
+  locateFaces(input: tfjs.Tensor3D, options: { inputSize: number; scoreThreshold: number }): Promise<Detection[]>;
+}
+type TinyFaceDetectorClass = new () => TinyFaceDetector;
+interface FaceRecognitionNet extends RecognitionNet {
+  loadFromDisk(dir: string): Promise<void>;
+  computeFaceDescriptor(input: tfjs.Tensor3D): Promise<Float32Array>;
+}
+interface FaceApiClasses {
+  TinyFaceDetector: TinyFaceDetectorClass;
+  FaceRecognitionNet: new () => FaceRecognitionNet;
+  extractFaceTensors(image: tfjs.Tensor3D, boxes: Detection["box"][]): Promise<tfjs.Tensor3D[]>;
+}
+
+async function firstFrames(file: string, count: number): Promise<Frame[]> {
+  const frames: Frame[] = [];
+  for await (const frame of readFrames(file, { fps: 1, maxWidth: 640, maxSeconds: 60, maxPixels: 64_000_000 })) {
+    frames.push(frame);
+    if (frames.length === count) break;
+  }
+  return frames;
+}
+
+const distance = (a: Float32Array, b: Float32Array) => Math.hypot(...a.map((v, i) => v - (b[i] as number)));
+
+describe.skipIf(!data)("the fused nets", () => {
+  const dir = data as string;
+  let faceapi: FaceApi;
+  let faceApis: TinyFaceDetector;
+  let fused: TinyFaceDetector;
+  let frames: Frame[];
+
+  beforeAll(async () => {
+    faceapi = await startFaceApi("auto");
+    const { TinyFaceDetector } = faceapi as unknown as FaceApiClasses;
+    faceApis = new TinyFaceDetector();
+    fused = new TinyFaceDetector();
+    await Promise.all([faceApis.loadFromDisk(modelDir()), fused.loadFromDisk(modelDir())]);
+    fuseTinyDetector(faceapi.tf, fused);
+    const files = [
+      join(dir, "cse546", "videos", "test_0.mp4"),
+      join(dir, "cse546", "videos", "test_5.mp4"),
+      join(dir, "videos", "bbt_comic_store_5frames.mp4"),
+      join(dir, "extra", "bbt1.jpg"),
+      join(dir, "extra", "obama_and_biden_1.jpg"),
+      join(dir, "extra", "no_face_white.png"),
+    ];
+    frames = (await Promise.all(files.map((file) => firstFrames(file, 2)))).flat();
+  });
+
+  const locate = async (net: TinyFaceDetector, frame: Frame, inputSize: number) => {
+    const tf = faceapi.tf;
+    const input = tf.tensor3d(new Uint8Array(frame.rgb), [frame.height, frame.width, 3], "int32");
+    try {
+      return await net.locateFaces(input, { inputSize, scoreThreshold: 0.3 });
+    } finally {
+      input.dispose();
+    }
+  };
+
+  for (const inputSize of [416, 608]) {
+    it(`finds the faces face-api finds, with the same boxes and scores (input ${inputSize})`, async () => {
+      let faces = 0;
+      for (const frame of frames) {
+        const expected = await locate(faceApis, frame, inputSize);
+        const got = await locate(fused, frame, inputSize);
+        expect(got.length).toBe(expected.length);
+        got.forEach((face, i) => {
+          const want = expected[i] as Detection;
+          expect(face.score).toBeCloseTo(want.score, 4);
+          for (const key of ["x", "y", "width", "height"] as const) expect(face.box[key]).toBeCloseTo(want.box[key], 2);
+        });
+        faces += got.length;
+      }
+      // The frames hold faces (the group photos several), and the blank image none.
+      expect(faces).toBeGreaterThanOrEqual(frames.length);
+    });
+  }
+
+  it("frees every tensor of its pass", async () => {
+    const frame = frames[0] as Frame;
+    await locate(fused, frame, 416);
+    const before = faceapi.tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) await locate(fused, frame, 416);
+    expect(faceapi.tf.memory().numTensors).toBe(before);
+  });
+
+  it("gives the descriptors face-api gives, on the faces of the frames", async () => {
+    const { FaceRecognitionNet, extractFaceTensors } = faceapi as unknown as FaceApiClasses;
+    const theirs = new FaceRecognitionNet();
+    const ours = new FaceRecognitionNet();
+    await Promise.all([theirs.loadFromDisk(modelDir()), ours.loadFromDisk(modelDir())]);
+    fuseRecognitionNet(faceapi.tf, ours);
+    // The folded weights keep face-api's own pass valid too (identity scale layers).
+    const faceApisPass = Object.getPrototypeOf(ours).forwardInput as RecognitionNet["forwardInput"];
+    let faces = 0;
+    for (const frame of frames) {
+      const image = faceapi.tf.tensor3d(new Uint8Array(frame.rgb), [frame.height, frame.width, 3], "int32");
+      const found = await faceApis.locateFaces(image, { inputSize: 416, scoreThreshold: 0.3 });
+      const crops = await extractFaceTensors(
+        image,
+        found.map((f) => f.box),
+      );
+      for (const crop of crops) {
+        const expected = await theirs.computeFaceDescriptor(crop);
+        expect(distance(await ours.computeFaceDescriptor(crop), expected)).toBeLessThan(1e-4);
+        ours.forwardInput = faceApisPass;
+        expect(distance(await ours.computeFaceDescriptor(crop), expected)).toBeLessThan(1e-4);
+        fuseRecognitionNet(faceapi.tf, ours);
+        faces++;
+      }
+      faceapi.tf.dispose([image, ...crops]);
+    }
+    expect(faces).toBeGreaterThanOrEqual(frames.length);
+  });
+
+  it("refuses nets that are not loaded face-api nets of the right kind", () => {
+    const { TinyFaceDetector, FaceRecognitionNet } = faceapi as unknown as FaceApiClasses;
+    expect(() => fuseTinyDetector(faceapi.tf, new TinyFaceDetector())).toThrow(/loaded TinyFaceDetector/);
+    expect(() => fuseRecognitionNet(faceapi.tf, new FaceRecognitionNet())).toThrow(/loaded FaceRecognitionNet/);
+  });
+});
