@@ -1,7 +1,8 @@
-// Faults at the function's level: the output bucket missing, and the function's process killed
-// mid-video. Each ends, once the part is back, with the video processed once and no temporary
-// file left behind. (Stack-level faults — Ceph RGW and dynalite restarts under the trigger — are
+// Faults at the function's level: the output bucket missing, and the function's process (or one
+// of its workers) killed mid-video. Each ends, once the part is back, with the video processed
+// once and no temporary file or ffmpeg left behind. (Stack-level faults — Ceph RGW and dynalite restarts under the trigger — are
 // for test/e2e/faults.test.ts.)
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,7 +26,7 @@ describe.skipIf(!data)("the function under faults", () => {
   const s3 = testS3Client();
   const started: FunctionProcess[] = [];
 
-  async function startFunction(): Promise<FunctionProcess> {
+  async function startFunction(extra: NodeJS.ProcessEnv = {}): Promise<FunctionProcess> {
     const fn = await startFunctionProcess({
       ...process.env,
       TMPDIR: fnTmp,
@@ -38,6 +39,7 @@ describe.skipIf(!data)("the function under faults", () => {
       SECRETS_DIR: join(work, "no-secrets"),
       // Every frame: a long decode, so the kill below lands mid-video.
       SAMPLE_FPS: "30",
+      ...extra,
     });
     started.push(fn);
     return fn;
@@ -65,6 +67,13 @@ describe.skipIf(!data)("the function under faults", () => {
     await s3.send(new PutObjectCommand({ Bucket: input, Key: "a.mp4", Body: video("test_0.mp4") }));
     await s3.send(new PutObjectCommand({ Bucket: input, Key: "long.mp4", Body: video("test_1.mp4") }));
     await s3.send(new PutObjectCommand({ Bucket: input, Key: "junk.mp4", Body: "not a video" }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: input,
+        Key: "nobody.mp4",
+        Body: readFileSync(join(dir, "videos", "no_face_big_buck_bunny.mp4")),
+      }),
+    );
   });
 
   afterAll(async () => {
@@ -113,5 +122,46 @@ describe.skipIf(!data)("the function under faults", () => {
     expect(retried.body.outputs).toEqual(["long.csv", "long.json"]);
     expect(leftovers()).toEqual([]);
     second.proc.kill("SIGKILL");
+  });
+
+  it("a worker killed while its ffmpeg waits stopped (first mode): the ffmpeg exits, another worker processes the video", async () => {
+    const fn = await startFunction({ WORKERS: "2", RECOGNITION_MODE: "first" });
+    const processes = () =>
+      execFileSync("ps", ["-eo", "pid=,ppid=,stat=,comm="])
+        .toString()
+        .trim()
+        .split("\n")
+        .map((line) => {
+          const [pid, ppid, stat, comm] = line.trim().split(/\s+/);
+          return { pid: Number(pid), ppid: Number(ppid), stat: stat ?? "", comm: comm ?? "" };
+        });
+    const workers = () => processes().filter((p) => p.ppid === fn.proc.pid);
+    try {
+      // No face in it: first mode reads every frame, and ffmpeg waits stopped while each is analysed.
+      const pending = invoke(fn, "nobody.mp4").catch((err: Error) => err);
+      const deadline = Date.now() + 30_000;
+      let held: { pid: number; ppid: number } | undefined;
+      while (!held) {
+        if (Date.now() > deadline) throw new Error(`no stopped ffmpeg seen:\n${fn.out.join("")}`);
+        const workerPids = new Set(workers().map((w) => w.pid));
+        held = processes().find((p) => p.comm === "ffmpeg" && p.stat.startsWith("T") && workerPids.has(p.ppid));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      process.kill(held.ppid, "SIGKILL");
+      expect(await pending).toBeInstanceOf(Error);
+      const until = async (done: () => boolean) => {
+        for (const end = Date.now() + 10_000; !done() && Date.now() < end; )
+          await new Promise((r) => setTimeout(r, 50));
+        return done();
+      };
+      expect(await until(() => fn.out.join("").includes("worker died, starting another"))).toBe(true);
+      expect(await until(() => !processes().some((p) => p.pid === held.pid && !p.stat.startsWith("Z")))).toBe(true);
+      // The replacement serves: the retried video is processed.
+      const retried = await invoke(fn, "nobody.mp4");
+      expect(retried.status).toBe(200);
+      expect(await read("nobody.csv")).toBe("name,major,year\r\n");
+    } finally {
+      for (const worker of workers()) process.kill(worker.pid, "SIGKILL");
+    }
   });
 });

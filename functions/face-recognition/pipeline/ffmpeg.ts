@@ -168,6 +168,9 @@ export function startDecoder(input: string | Readable, options: FrameOptions, { 
     if (finished) child?.kill("SIGKILL");
     applyKeepAlive();
   });
+  /** Signals the running ffmpeg; false when there is none (not started yet, or done). */
+  const signal = (name: NodeJS.Signals) =>
+    !finished && child?.exitCode === null && child.signalCode === null && child.kill(name);
 
   // ffmpeg decodes what there is of a cut-off upload and exits 0: its demuxer's "partial file"
   // warning is the only sign, and such an upload is refused rather than half-read.
@@ -220,7 +223,9 @@ export function startDecoder(input: string | Readable, options: FrameOptions, { 
         const next = queue.shift();
         if (next) {
           if (queue.length < 2) output.resume();
+          const hold = options.onDemand === true && queue.length === 0 && signal("SIGSTOP");
           yield next;
+          if (hold) signal("SIGCONT");
           continue;
         }
         if (failure) throw failure;

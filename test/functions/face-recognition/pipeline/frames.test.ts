@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -121,6 +122,29 @@ describe("readFrames", () => {
       .split("\n")
       .filter((l) => l.includes(join(dir, "long.mp4")));
     expect(stillRunning).toEqual([]);
+  });
+
+  it("on demand, keeps ffmpeg stopped while the consumer holds a frame, and gives the same frames", async () => {
+    const file = join(dir, "long.mp4");
+    const options = { ...base, fps: 1 };
+    const digest = (f: Frame) => `${f.index} ${f.timeMs} ${createHash("md5").update(f.rgb).digest("hex")}`;
+    const ffmpegStates = () =>
+      execFileSync("ps", ["--ppid", String(process.pid), "-o", "stat=,args="])
+        .toString()
+        .split("\n")
+        .filter((line) => line.includes(file))
+        .map((line) => line.trim().charAt(0));
+    const held: string[][] = [];
+    const onDemand: string[] = [];
+    for await (const frame of readFrames(file, { ...options, onDemand: true })) {
+      onDemand.push(digest(frame));
+      if (held.length < 3) held.push(await waitFor(ffmpegStates, (states) => states[0] === "T"));
+    }
+    expect(held).toEqual([["T"], ["T"], ["T"]]);
+    const ahead: string[] = [];
+    for await (const frame of readFrames(file, options)) ahead.push(digest(frame));
+    expect(onDemand).toHaveLength(20);
+    expect(onDemand).toEqual(ahead);
   });
 
   it("refuses a file that is not a video, naming the cause from ffmpeg's output", async () => {
