@@ -6,7 +6,14 @@ import Module, { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs-core";
 import { type LoadableNet, loadNetWeights } from "./model-weights.js";
-import { fuseRecognitionNet, fuseTinyDetector, type RecognitionNet, type TinyDetectorNet } from "./fused-nets.js";
+import {
+  fuseLandmarkNet,
+  fuseRecognitionNet,
+  fuseTinyDetector,
+  type LandmarkNet,
+  type RecognitionNet,
+  type TinyDetectorNet,
+} from "./fused-nets.js";
 
 export type Detector = "tiny" | "ssd";
 export type BackendChoice = "auto" | "tensorflow" | "wasm" | "cpu";
@@ -60,6 +67,7 @@ export interface FaceApi {
   nets: Record<NetName, LoadableNet & { readonly isLoaded: boolean }> & {
     tinyFaceDetector: TinyDetectorNet;
     faceRecognitionNet: RecognitionNet;
+    faceLandmark68Net: LandmarkNet;
   };
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults?: number }) => object;
   TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => object;
@@ -171,12 +179,17 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
     "faceLandmark68Net",
     "faceRecognitionNet",
   ];
+  // face-api's passes replaced by fused ones (fused-nets.ts); the SSD detector keeps its own.
+  const fuse: Partial<Record<NetName, () => void>> = {
+    tinyFaceDetector: () => fuseTinyDetector(tf, faceapi.nets.tinyFaceDetector),
+    faceLandmark68Net: () => fuseLandmarkNet(tf, faceapi.nets.faceLandmark68Net),
+    faceRecognitionNet: () => fuseRecognitionNet(tf, faceapi.nets.faceRecognitionNet),
+  };
   // Nets are shared by every engine of the process (face-api keeps them globally): load each once.
   for (const name of nets) {
     if (faceapi.nets[name].isLoaded) continue;
     await loadNetWeights(tf, faceapi.nets[name], dir, MODEL_FILES[name]);
-    if (name === "tinyFaceDetector") fuseTinyDetector(tf, faceapi.nets.tinyFaceDetector);
-    if (name === "faceRecognitionNet") fuseRecognitionNet(tf, faceapi.nets.faceRecognitionNet);
+    fuse[name]?.();
   }
   const detectorOptions =
     options.detector === "ssd"

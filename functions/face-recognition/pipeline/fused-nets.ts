@@ -1,4 +1,4 @@
-// Two of face-api's nets with fused layers. face-api runs each layer as a convolution followed by
+// face-api's three nets with fused layers. face-api runs each layer as a convolution followed by
 // elementwise ops (bias, scale, activation), every one a new tensor the size of the layer, and
 // subtracts the mean colour through three image-sized fills and a JavaScript concat. tfjs's fused
 // convolution does bias and activation in the same kernel. Same outputs to float rounding (tested
@@ -147,8 +147,8 @@ export interface RecognitionNet {
   forwardInput(input: NetInput): tfjs.Tensor2D;
 }
 
-// A constant inside face-api's FaceRecognitionNet.forwardInput; its input size is 150.
-const RECOGNITION_MEAN_RGB: [number, number, number] = [122.782, 117.001, 104.298];
+// A constant inside face-api's FaceRecognitionNet and FaceFeatureExtractor (landmarks) passes.
+const FACE_MEAN_RGB: [number, number, number] = [122.782, 117.001, 104.298];
 const RECOGNITION_INPUT = 150;
 
 /**
@@ -164,7 +164,7 @@ export function fuseRecognitionNet(tf: Tf, net: RecognitionNet): void {
     "conv1" in layer ? [layer.conv1, layer.conv2] : "conv" in layer ? [layer] : [],
   );
   for (const layer of convs) foldScale(tf, layer);
-  const mean = tf.keep(tf.tensor1d(RECOGNITION_MEAN_RGB));
+  const mean = tf.keep(tf.tensor1d(FACE_MEAN_RGB));
   net.forwardInput = (input) =>
     tf.tidy(() => {
       const batch = tf.cast(input.toBatchTensor(RECOGNITION_INPUT, true), "float32");
@@ -223,4 +223,75 @@ function recognitionForward(tf: Tf, x: tfjs.Tensor4D, p: RecognitionParams): tfj
     residualDown(p.conv256_down_out),
   ]);
   return tf.matMul(tf.mean(out, [1, 2]) as tfjs.Tensor2D, p.fc);
+}
+
+interface DenseBlockParams {
+  conv0: SeparableConvParams | ConvParams;
+  conv1: SeparableConvParams;
+  conv2: SeparableConvParams;
+  conv3: SeparableConvParams;
+}
+
+interface FeatureExtractorParams {
+  dense0: DenseBlockParams;
+  dense1: DenseBlockParams;
+  dense2: DenseBlockParams;
+  dense3: DenseBlockParams;
+}
+
+/** The parts of face-api's FaceLandmark68Net this file relies on: its feature extractor. */
+export interface LandmarkNet {
+  readonly faceFeatureExtractor: { readonly params: unknown; forwardInput(input: NetInput): tfjs.Tensor4D };
+}
+
+const LANDMARK_INPUT = 112;
+
+/** Replaces the landmark net's feature extractor pass (four dense blocks) with a fused one. */
+export function fuseLandmarkNet(tf: Tf, net: LandmarkNet): void {
+  const extractor = net.faceFeatureExtractor;
+  const params = extractor?.params as FeatureExtractorParams | undefined;
+  if (!params?.dense0?.conv0 || !params.dense3?.conv3 || !("filters" in params.dense0.conv0))
+    throw new Error("fuseLandmarkNet: not face-api's loaded FaceLandmark68Net");
+  const mean = tf.keep(tf.tensor1d(FACE_MEAN_RGB));
+  extractor.forwardInput = (input) =>
+    tf.tidy(() => {
+      const batch = tf.cast(input.toBatchTensor(LANDMARK_INPUT, true), "float32");
+      const out = runFreeing(tf.div(tf.sub(batch, mean), 255), [
+        denseBlock(tf, params.dense0),
+        denseBlock(tf, params.dense1),
+        denseBlock(tf, params.dense2),
+        denseBlock(tf, params.dense3),
+      ]);
+      return tf.avgPool(out, [7, 7], [2, 2], "valid");
+    });
+}
+
+/** face-api's denseBlock4, each separable conv's bias (and the first ReLU) in the convolution. */
+function denseBlock(tf: Tf, p: DenseBlockParams): (x: tfjs.Tensor4D) => tfjs.Tensor4D {
+  const conv = (x: tfjs.Tensor4D, c: SeparableConvParams | ConvParams, strides: 1 | 2, relu: boolean) =>
+    "filters" in c
+      ? tf.fused.conv2d({
+          x,
+          filter: c.filters,
+          strides,
+          pad: "same",
+          bias: c.bias,
+          activation: relu ? "relu" : "linear",
+        })
+      : tf.fused.conv2d({
+          x: tf.depthwiseConv2d(x, c.depthwise_filter, strides, "same"),
+          filter: c.pointwise_filter,
+          strides: 1,
+          pad: "valid",
+          bias: c.bias,
+          activation: relu ? "relu" : "linear",
+        });
+  return (x) =>
+    tf.tidy(() => {
+      const out1 = conv(x, p.conv0, 2, true);
+      const out2 = conv(out1, p.conv1, 1, false);
+      const out3 = conv(tf.relu(tf.add<tfjs.Tensor4D>(out1, out2)), p.conv2, 1, false);
+      const out4 = conv(tf.relu(tf.add<tfjs.Tensor4D>(out1, tf.add(out2, out3))), p.conv3, 1, false);
+      return tf.relu(tf.add<tfjs.Tensor4D>(out1, tf.add(out2, tf.add(out3, out4))));
+    });
 }

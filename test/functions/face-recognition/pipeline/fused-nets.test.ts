@@ -6,8 +6,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { type FaceApi, modelDir, startFaceApi } from "../../../../functions/face-recognition/pipeline/faces.js";
 import { type Frame, readFrames } from "../../../../functions/face-recognition/pipeline/frames.js";
 import {
+  fuseLandmarkNet,
   fuseRecognitionNet,
   fuseTinyDetector,
+  type LandmarkNet,
   type RecognitionNet,
   type TinyDetectorNet,
 } from "../../../../functions/face-recognition/pipeline/fused-nets.js";
@@ -28,9 +30,14 @@ interface FaceRecognitionNet extends RecognitionNet {
   loadFromDisk(dir: string): Promise<void>;
   computeFaceDescriptor(input: tfjs.Tensor3D): Promise<Float32Array>;
 }
+interface FaceLandmark68Net extends LandmarkNet {
+  loadFromDisk(dir: string): Promise<void>;
+  detectLandmarks(input: tfjs.Tensor3D): Promise<{ positions: { x: number; y: number }[] }>;
+}
 interface FaceApiClasses {
   TinyFaceDetector: TinyFaceDetectorClass;
   FaceRecognitionNet: new () => FaceRecognitionNet;
+  FaceLandmark68Net: new () => FaceLandmark68Net;
   extractFaceTensors(image: tfjs.Tensor3D, boxes: Detection["box"][]): Promise<tfjs.Tensor3D[]>;
 }
 
@@ -136,8 +143,38 @@ describe.skipIf(!data)("the fused nets", () => {
     expect(faces).toBeGreaterThanOrEqual(frames.length);
   });
 
+  it("gives the 68 landmarks face-api gives, on the faces of the frames", async () => {
+    const { FaceLandmark68Net, extractFaceTensors } = faceapi as unknown as FaceApiClasses;
+    const theirs = new FaceLandmark68Net();
+    const ours = new FaceLandmark68Net();
+    await Promise.all([theirs.loadFromDisk(modelDir()), ours.loadFromDisk(modelDir())]);
+    fuseLandmarkNet(faceapi.tf, ours);
+    let faces = 0;
+    for (const frame of frames) {
+      const image = faceapi.tf.tensor3d(new Uint8Array(frame.rgb), [frame.height, frame.width, 3], "int32");
+      const found = await faceApis.locateFaces(image, { inputSize: 416, scoreThreshold: 0.3 });
+      const crops = await extractFaceTensors(
+        image,
+        found.map((f) => f.box),
+      );
+      for (const crop of crops) {
+        const expected = (await theirs.detectLandmarks(crop)).positions;
+        const got = (await ours.detectLandmarks(crop)).positions;
+        expect(got).toHaveLength(68);
+        got.forEach((point, i) => {
+          expect(point.x).toBeCloseTo((expected[i] as { x: number }).x, 2);
+          expect(point.y).toBeCloseTo((expected[i] as { y: number }).y, 2);
+        });
+        faces++;
+      }
+      faceapi.tf.dispose([image, ...crops]);
+    }
+    expect(faces).toBeGreaterThanOrEqual(frames.length);
+  });
+
   it("refuses nets that are not loaded face-api nets of the right kind", () => {
-    const { TinyFaceDetector, FaceRecognitionNet } = faceapi as unknown as FaceApiClasses;
+    const { TinyFaceDetector, FaceRecognitionNet, FaceLandmark68Net } = faceapi as unknown as FaceApiClasses;
+    expect(() => fuseLandmarkNet(faceapi.tf, new FaceLandmark68Net())).toThrow(/loaded FaceLandmark68Net/);
     expect(() => fuseTinyDetector(faceapi.tf, new TinyFaceDetector())).toThrow(/loaded TinyFaceDetector/);
     expect(() => fuseRecognitionNet(faceapi.tf, new FaceRecognitionNet())).toThrow(/loaded FaceRecognitionNet/);
   });
