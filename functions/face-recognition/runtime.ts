@@ -55,7 +55,6 @@ export function frameOptions(settings: RecognitionSettings): FrameOptions {
     maxPixels: settings.maxVideoPixels,
     inputFormat: "mov",
     threads: 1,
-    onDemand: settings.mode === "first",
   };
 }
 

@@ -6,7 +6,7 @@
 import { createReadStream, type ReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { PassThrough } from "node:stream";
-import { type Decoder, startDecoder } from "./ffmpeg.js";
+import { type Decoder, type ReadingOptions, startDecoder } from "./ffmpeg.js";
 
 export interface Frame {
   /** 0-based index among the sampled frames. */
@@ -37,12 +37,6 @@ export interface FrameOptions {
   padFactor?: number;
   /** Decoder threads (placed before -i, where it has an effect). */
   threads?: number;
-  /**
-   * Decode the next frame only once the last one is taken (ffmpeg is stopped meanwhile). For a
-   * consumer that usually stops early (`first` mode), decoding ahead is mostly work thrown away:
-   * 20 % of ffmpeg's CPU there, at no cost in latency (measured); in `all` mode it is the overlap.
-   */
-  onDemand?: boolean;
 }
 
 interface DecoderAhead {
@@ -86,9 +80,13 @@ function startAhead(options: FrameOptions): DecoderAhead {
  * fast way first (a decoder started ahead when there is one, and no stream probing: the MP4's
  * index states what decoding needs); should that fail, the file probed in full decides.
  */
-export async function* readFrames(file: string, options: FrameOptions): AsyncGenerator<Frame> {
+export async function* readFrames(
+  file: string,
+  options: FrameOptions,
+  reading: ReadingOptions = {},
+): AsyncGenerator<Frame> {
   if (!streamable(options)) {
-    yield* startDecoder(file, options).frames();
+    yield* startDecoder(file, options).frames(reading);
     return;
   }
   const key = JSON.stringify(options);
@@ -108,7 +106,7 @@ export async function* readFrames(file: string, options: FrameOptions): AsyncGen
   }
 
   let delivered = 0;
-  const frames = fast.frames();
+  const frames = fast.frames(reading);
   try {
     for (;;) {
       const next = await frames.next().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
@@ -125,7 +123,7 @@ export async function* readFrames(file: string, options: FrameOptions): AsyncGen
   // unclear fail unprobed; damaged files fail either way. Frames already given are skipped, so the
   // consumer sees each frame once.
   let skip = delivered;
-  for await (const frame of startDecoder(file, options).frames()) {
+  for await (const frame of startDecoder(file, options).frames(reading)) {
     if (skip > 0) skip--;
     else yield frame;
   }

@@ -29,7 +29,8 @@ export async function recognizeVideo(
   const tally = new SightingTally(options.rules);
   let decodeMs = 0;
   let inferenceMs = 0;
-  const frames = readFrames(file, options.frames);
+  // `first` mode usually stops early: frames decoded ahead would mostly be thrown away.
+  const frames = readFrames(file, options.frames, { onDemand: options.mode === "first" });
   let mark = performance.now();
   for await (const frame of frames) {
     const decoded = performance.now();

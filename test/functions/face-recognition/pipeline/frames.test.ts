@@ -136,7 +136,7 @@ describe("readFrames", () => {
         .map((line) => line.trim().charAt(0));
     const held: string[][] = [];
     const onDemand: string[] = [];
-    for await (const frame of readFrames(file, { ...options, onDemand: true })) {
+    for await (const frame of readFrames(file, options, { onDemand: true })) {
       onDemand.push(digest(frame));
       if (held.length < 3) held.push(await waitFor(ffmpegStates, (states) => states[0] === "T"));
     }
