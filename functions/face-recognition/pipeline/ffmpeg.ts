@@ -219,8 +219,9 @@ export function startDecoder(input: string | Readable, options: FrameOptions, { 
         index++;
       }
     } catch (err) {
+      // Through kill(): ffmpeg's own "killed" error must not replace this one.
       failure = err as Error;
-      command.kill("SIGKILL");
+      kill();
     }
     // Back-pressure: the model is slower than ffmpeg; do not buffer a whole video of frames.
     if (queue.length >= 4) output.pause();
