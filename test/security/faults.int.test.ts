@@ -2,7 +2,6 @@
 // of its workers) killed mid-video. Each ends, once the part is back, with the video processed
 // once and no temporary file or ffmpeg left behind. (Stack-level faults — Ceph RGW and dynalite restarts under the trigger — are
 // for test/e2e/faults.test.ts.)
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +11,7 @@ import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js
 import { importGalleryFile } from "../../functions/face-recognition/gallery/import.js";
 import { requireData } from "../support/data.js";
 import { type FunctionProcess, startFunctionProcess, testS3Client } from "../support/services.js";
+import { childrenOf, processState } from "./memory.js";
 
 const data = requireData();
 const suffix = Date.now().toString(36);
@@ -126,28 +126,24 @@ describe.skipIf(!data)("the function under faults", () => {
 
   it("a worker killed while its ffmpeg waits stopped (first mode): the ffmpeg exits, another worker processes the video", async () => {
     const fn = await startFunction({ WORKERS: "2", RECOGNITION_MODE: "first" });
-    const processes = () =>
-      execFileSync("ps", ["-eo", "pid=,ppid=,stat=,comm="])
-        .toString()
-        .trim()
-        .split("\n")
-        .map((line) => {
-          const [pid, ppid, stat, comm] = line.trim().split(/\s+/);
-          return { pid: Number(pid), ppid: Number(ppid), stat: stat ?? "", comm: comm ?? "" };
-        });
-    const workers = () => processes().filter((p) => p.ppid === fn.proc.pid);
+    const workers = () => childrenOf(fn.proc.pid as number);
     try {
       // No face in it: first mode reads every frame, and ffmpeg waits stopped while each is analysed.
       const pending = invoke(fn, "nobody.mp4").catch((err: Error) => err);
       const deadline = Date.now() + 30_000;
-      let held: { pid: number; ppid: number } | undefined;
+      let held: { pid: number; worker: number } | undefined;
       while (!held) {
         if (Date.now() > deadline) throw new Error(`no stopped ffmpeg seen:\n${fn.out.join("")}`);
-        const workerPids = new Set(workers().map((w) => w.pid));
-        held = processes().find((p) => p.comm === "ffmpeg" && p.stat.startsWith("T") && workerPids.has(p.ppid));
+        for (const worker of workers()) {
+          const pid = childrenOf(worker).find((c) => {
+            const p = processState(c);
+            return p?.comm === "ffmpeg" && p.state === "T";
+          });
+          if (pid) held = { pid, worker };
+        }
         await new Promise((r) => setTimeout(r, 10));
       }
-      process.kill(held.ppid, "SIGKILL");
+      process.kill(held.worker, "SIGKILL");
       expect(await pending).toBeInstanceOf(Error);
       const until = async (done: () => boolean) => {
         for (const end = Date.now() + 10_000; !done() && Date.now() < end; )
@@ -155,13 +151,13 @@ describe.skipIf(!data)("the function under faults", () => {
         return done();
       };
       expect(await until(() => fn.out.join("").includes("worker died, starting another"))).toBe(true);
-      expect(await until(() => !processes().some((p) => p.pid === held.pid && !p.stat.startsWith("Z")))).toBe(true);
+      expect(await until(() => [undefined, "Z"].includes(processState(held.pid)?.state))).toBe(true);
       // The replacement serves: the retried video is processed.
       const retried = await invoke(fn, "nobody.mp4");
       expect(retried.status).toBe(200);
       expect(await read("nobody.csv")).toBe("name,major,year\r\n");
     } finally {
-      for (const worker of workers()) process.kill(worker.pid, "SIGKILL");
+      for (const worker of workers()) process.kill(worker, "SIGKILL");
     }
   });
 });

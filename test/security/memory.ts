@@ -29,6 +29,17 @@ export function childrenOf(pid: number): number[] {
   return found;
 }
 
+/** A process's command name and state letter (R, S, T for stopped, Z…), or undefined once it is gone. */
+export function processState(pid: number): { comm: string; state: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const end = stat.lastIndexOf(")");
+    return { comm: stat.slice(stat.indexOf("(") + 1, end), state: stat.charAt(end + 2) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The largest peak among the current children of `pid`, in KiB. */
 export function childPeakKb(pid: number): number {
   return Math.max(0, ...childrenOf(pid).map((c) => peakKb(c)));

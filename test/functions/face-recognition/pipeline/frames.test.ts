@@ -25,13 +25,22 @@ async function collect(file: string, options = base) {
   return frames;
 }
 
-/** Our ffmpeg processes reading from stdin: decoders started ahead, or one streaming a video. */
-function pipeDecoders(): number[] {
-  return execFileSync("ps", ["--ppid", String(process.pid), "-o", "pid=,args="])
+/** This process's ffmpeg children: pid, state (ps's STAT) and command line. */
+function ffmpegChildren(): { pid: number; state: string; args: string }[] {
+  return execFileSync("ps", ["--ppid", String(process.pid), "-o", "pid=,stat=,args="])
     .toString()
     .split("\n")
-    .filter((line) => line.includes("ffmpeg") && line.includes("pipe:0"))
-    .map((line) => Number.parseInt(line, 10));
+    .flatMap((line) => {
+      const [, pid, state = "", args = ""] = /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(line) ?? [];
+      return args.includes("ffmpeg") ? [{ pid: Number(pid), state, args }] : [];
+    });
+}
+
+/** Our ffmpeg processes reading from stdin: decoders started ahead, or one streaming a video. */
+function pipeDecoders(): number[] {
+  return ffmpegChildren()
+    .filter((p) => p.args.includes("pipe:0"))
+    .map((p) => p.pid);
 }
 
 async function waitFor<T>(read: () => T, ok: (value: T) => boolean): Promise<T> {
@@ -129,11 +138,9 @@ describe("readFrames", () => {
     const options = { ...base, fps: 1 };
     const digest = (f: Frame) => `${f.index} ${f.timeMs} ${createHash("md5").update(f.rgb).digest("hex")}`;
     const ffmpegStates = () =>
-      execFileSync("ps", ["--ppid", String(process.pid), "-o", "stat=,args="])
-        .toString()
-        .split("\n")
-        .filter((line) => line.includes(file))
-        .map((line) => line.trim().charAt(0));
+      ffmpegChildren()
+        .filter((p) => p.args.includes(file))
+        .map((p) => p.state.charAt(0));
     const held: string[][] = [];
     const onDemand: string[] = [];
     for await (const frame of readFrames(file, options, { onDemand: true })) {
