@@ -7,6 +7,8 @@ const integration = ["test/**/*.int.test.ts", "test/e2e/**/*.test.ts"];
 export default defineConfig({
   test: {
     pool: "forks",
+    // Tests run the sources: processes they fork from them (the ffmpeg host) need the TypeScript loader.
+    execArgv: ["--import", "tsx"],
     // Real processes (Ceph, dynalite, ffmpeg, the models) on 2 cores.
     testTimeout: 120_000,
     hookTimeout: 180_000,

@@ -7,6 +7,8 @@ const entries = {
   function: "functions/face-recognition/index.ts",
   trigger: "trigger/cli.ts",
   facerec: "functions/face-recognition/cli.ts",
+  // Forked by the function and the CLI beside their own bundle (pipeline/ffmpeg-remote.ts).
+  "ffmpeg-host": "functions/face-recognition/pipeline/ffmpeg-host.ts",
 };
 
 // The packages (CommonJS, all of them) are loaded with require(): imported from an ES module, Node

@@ -7,9 +7,10 @@ import type { FunctionConfig } from "./config.js";
 import type { Gallery } from "./gallery/gallery.js";
 import { createHandler } from "./handler.js";
 import { type Analyzer, analyzeVideo } from "./pipeline/analyze.js";
-import { S3VideoSource, sweepStaleTempDirs } from "./pipeline/fetch-video.js";
+import { S3VideoSource } from "./pipeline/fetch-video.js";
 import { startDecoderAhead } from "./pipeline/frames.js";
 import { S3Sink } from "./pipeline/report.js";
+import { sweepStaleTempDirs } from "./pipeline/temp-dirs.js";
 import { makeAnalyzer, openStudents, readGallery, startEngine } from "./runtime.js";
 import { type RunningServer, startFunctionServer } from "./server.js";
 
@@ -31,14 +32,12 @@ export async function createFunctionApp(config: FunctionConfig, logger: Logger):
     openStudents(config.students, () => createDynamoClient(config.dynamo)),
   ]);
   const analyzer = makeAnalyzer(config.recognition, engine, gallery, students);
-  // Idle, the process keeps an ffmpeg started for the next video; busy, the next video is already
-  // waiting and would find it half-started.
-  const prepareNextVideo = () => startDecoderAhead(analyzer.frames);
-  prepareNextVideo();
+  // An ffmpeg started for the next video is always waiting: it takes ~0.12 s to start.
+  startDecoderAhead(analyzer.frames);
   const handle = createHandler({
     source: new S3VideoSource(s3),
     sink: new S3Sink(s3, config.s3.outputBucket),
-    analyze: oneAtATime((file: string, video: string) => analyzeVideo(file, video, analyzer), prepareNextVideo),
+    analyze: oneAtATime((file: string, video: string) => analyzeVideo(file, video, analyzer)),
     inputBucket: config.s3.inputBucket,
     maxVideoBytes: config.recognition.maxVideoBytes,
     token: config.token,
@@ -50,23 +49,12 @@ export async function createFunctionApp(config: FunctionConfig, logger: Logger):
 /**
  * Decode and inference use this process's one core: two videos interleaved would both finish
  * late and hold two videos' frames in memory. Downloads and uploads of other requests still overlap.
- * `onIdle` runs when a call ends and none waits.
  */
-export function oneAtATime<A extends unknown[], R>(
-  fn: (...args: A) => Promise<R>,
-  onIdle?: () => void,
-): (...args: A) => Promise<R> {
+export function oneAtATime<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   let tail: Promise<unknown> = Promise.resolve();
-  let pending = 0;
   return (...args) => {
-    pending++;
     const result = tail.then(() => fn(...args));
-    tail = result
-      .catch(() => undefined)
-      .then(() => {
-        pending--;
-        if (pending === 0) onIdle?.();
-      });
+    tail = result.catch(() => undefined);
     return result;
   };
 }

@@ -40,9 +40,6 @@ function supervise(workers: number): void {
       return;
     }
     log.error("worker died, starting another", { pid: worker.process.pid, code, signal });
-    // A worker killed while its ffmpeg was held stopped (frames decoded on demand) would leave it
-    // stopped for good: woken (it is in our process group), it finds its pipe closed and exits.
-    process.kill(0, "SIGCONT");
     cluster.fork();
   });
   const stop = () => {

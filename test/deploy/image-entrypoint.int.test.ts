@@ -7,7 +7,7 @@
 // port, and temporary folders for TMPDIR, HOME and the gallery.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDynamoClient } from "../../lib/dynamo.js";
 import { createS3Client } from "../../lib/s3.js";
 import { requireData } from "../support/data.js";
+import { videoFolders } from "../support/temp-dirs.js";
 import { ensureBuilt } from "./support/bundle.js";
 import { loadRepo } from "./support/repo.js";
 import { ROOT, secretFiles } from "./support/scan.js";
@@ -173,7 +174,7 @@ describe.skipIf(!data || !services)("the function started with the image's comma
   });
 
   it("leaves no downloaded video in TMPDIR, and no secret in its logs", () => {
-    expect(readdirSync(tmp).filter((name) => name.startsWith("facerec-"))).toEqual([]);
+    expect(videoFolders(tmp)).toEqual([]);
     expect(output).not.toContain(token);
     expect(output).not.toContain(process.env.S3_AWS_SECRET_ACCESS_KEY as string);
   });

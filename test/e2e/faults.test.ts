@@ -2,7 +2,7 @@
 // dynalite stopped and restarted during the batch. Once each part is back, every video is processed (or failed with its
 // reason), nothing twice, the trigger's jobs all finished, and no temporary file is left behind.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
@@ -12,7 +12,8 @@ import { readS3Settings } from "../../lib/cloud.js";
 import { createS3Client, listAllObjects } from "../../lib/s3.js";
 import { type StackInfo, stackDown, stackStatus, stackUp } from "../../scripts/stack/stack.js";
 import { requireData } from "../support/data.js";
-import { childrenOf } from "../security/memory.js";
+import { descendantsOf } from "../support/processes.js";
+import { foldersOf, videoFolders } from "../support/temp-dirs.js";
 import { privateStackEnv } from "../support/services.js";
 
 const data = requireData();
@@ -45,15 +46,7 @@ describe.skipIf(!data)("faults through the local stack", () => {
   const cephPids = async () => (await stackStatus({ env })).components.find((c) => c.name === "ceph")?.pids ?? [];
   const functionWorkers = async () => {
     const fn = (await stackStatus({ env })).components.find((c) => c.name === "function");
-    const all: number[] = [];
-    const walk = (pid: number) => {
-      for (const c of childrenOf(pid)) {
-        all.push(c);
-        walk(c);
-      }
-    };
-    for (const pid of fn?.pids ?? []) walk(pid);
-    return all;
+    return (fn?.pids ?? []).flatMap(descendantsOf);
   };
   const comm = (pid: number) => {
     try {
@@ -98,7 +91,7 @@ describe.skipIf(!data)("faults through the local stack", () => {
     const deadline = Date.now() + 60_000;
     while (victim === undefined) {
       if (Date.now() > deadline) throw new Error("no worker ever decoded a video");
-      const busy = readdirSync(tmpdir()).filter((d) => d.startsWith("facerec-"));
+      const busy = videoFolders(tmpdir());
       victim = (await functionWorkers()).find(
         (pid) => comm(pid) === "node" && busy.some((d) => d.startsWith(`facerec-${pid}-`)),
       );
@@ -182,10 +175,10 @@ describe.skipIf(!data)("faults through the local stack", () => {
       ["faults/junk.mp4", expect.stringContaining("not an MP4/MOV video: the content looks like text")],
     ]);
 
-    // The killed worker's temporary folder was swept by its replacement; none left by anyone.
+    // The killed worker's temporary folders were swept by its replacement; no video's left by anyone.
     const current = await functionWorkers();
-    const leftovers = readdirSync(tmpdir()).filter((d) =>
-      [victim, ...current].some((pid) => d.startsWith(`facerec-${pid}-`)),
+    const leftovers = [victim, ...current].flatMap((pid) =>
+      pid === victim ? foldersOf(tmpdir(), pid) : videoFolders(tmpdir(), pid),
     );
     expect(leftovers).toEqual([]);
   }, 420_000);

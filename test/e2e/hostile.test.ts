@@ -16,7 +16,8 @@ import { type StackInfo, stackDown, stackStatus, stackUp } from "../../scripts/s
 import { cse546Uploads, runWorkload, type Upload } from "../../scripts/workload.js";
 import { requireData } from "../support/data.js";
 import { buildHostileCorpus, CORPUS_LIMITS, type HostileCase } from "../support/hostile-corpus.js";
-import { childrenOf, peakKb } from "../security/memory.js";
+import { peakKb } from "../security/memory.js";
+import { descendantsOf } from "../support/processes.js";
 import { privateStackEnv } from "../support/services.js";
 
 const data = requireData();
@@ -29,15 +30,10 @@ describe.skipIf(!data)("hostile input and load through the local stack", () => {
   let cases: HostileCase[];
   let s3Settings: ReturnType<typeof readS3Settings>;
 
-  /** Every process of the function (its primary and its workers) with its peak memory, in MB. */
+  /** Every process of the function (its primary, its workers, their ffmpeg hosts and ffmpegs) with its peak memory, in MB. */
   const functionPeaks = async () => {
     const fn = (await stackStatus({ env })).components.find((c) => c.name === "function");
-    const all = new Set<number>();
-    const walk = (pid: number) => {
-      all.add(pid);
-      for (const c of childrenOf(pid)) walk(c);
-    };
-    for (const pid of fn?.pids ?? []) walk(pid);
+    const all = new Set((fn?.pids ?? []).flatMap((pid) => [pid, ...descendantsOf(pid)]));
     return [...all].map((pid) => ({ pid, mb: Math.round(peakKb(pid) / 1024) })).filter((p) => p.mb > 0);
   };
   /** How many times the function finished each key (done or refused), from its log. */

@@ -2,7 +2,7 @@
 // of its workers) killed mid-video. Each ends, once the part is back, with the video processed
 // once and no temporary file or ffmpeg left behind. (Stack-level faults — Ceph RGW and dynalite restarts under the trigger — are
 // for test/e2e/faults.test.ts.)
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -11,7 +11,8 @@ import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js
 import { importGalleryFile } from "../../functions/face-recognition/gallery/import.js";
 import { requireData } from "../support/data.js";
 import { type FunctionProcess, startFunctionProcess, testS3Client } from "../support/services.js";
-import { childrenOf, processState } from "./memory.js";
+import { childrenOf, descendantsOf, processState } from "../support/processes.js";
+import { foldersOf, videoFolders } from "../support/temp-dirs.js";
 
 const data = requireData();
 const suffix = Date.now().toString(36);
@@ -57,7 +58,6 @@ describe.skipIf(!data)("the function under faults", () => {
     const got = await s3.send(new GetObjectCommand({ Bucket: output, Key: key }));
     return (await got.Body?.transformToString()) ?? "";
   };
-  const leftovers = () => readdirSync(fnTmp).filter((d) => d.startsWith("facerec-"));
 
   beforeAll(async () => {
     mkdirSync(fnTmp, { recursive: true });
@@ -90,14 +90,14 @@ describe.skipIf(!data)("the function under faults", () => {
     const junk = await invoke(fn, "junk.mp4");
     expect(junk.status).toBe(503);
     expect(junk.body.error).toBe("not an MP4/MOV video: the content looks like text");
-    expect(leftovers()).toEqual([]);
+    expect(videoFolders(fnTmp)).toEqual([]);
     console.log(`output bucket missing: ${good.body.error}`);
 
     await s3.send(new CreateBucketCommand({ Bucket: output }));
     expect((await invoke(fn, "a.mp4")).status).toBe(200);
     expect(await read("a.csv")).toBe("name,major,year\r\npresident_trump,physics,junior\r\n");
     expect((await invoke(fn, "junk.mp4")).status).toBe(422);
-    expect(leftovers()).toEqual([]);
+    expect(videoFolders(fnTmp)).toEqual([]);
     fn.proc.kill("SIGKILL");
   });
 
@@ -105,41 +105,43 @@ describe.skipIf(!data)("the function under faults", () => {
     const first = await startFunction();
     const pending = invoke(first, "long.mp4").catch((err: Error) => err);
     const deadline = Date.now() + 30_000;
-    while (!first.out.join("").includes('"msg":"video started"') || leftovers().length === 0) {
+    while (!first.out.join("").includes('"msg":"video started"') || videoFolders(fnTmp).length === 0) {
       if (Date.now() > deadline) throw new Error(`never started:\n${first.out.join("")}`);
       await new Promise((r) => setTimeout(r, 20));
     }
     first.proc.kill("SIGKILL");
     expect(await pending).toBeInstanceOf(Error); // the connection dropped: the caller retries
     await new Promise((r) => first.proc.once("exit", r));
-    expect(leftovers().some((d) => d.startsWith(`facerec-${first.proc.pid}-`))).toBe(true);
+    expect(foldersOf(fnTmp, first.proc.pid as number).length).toBeGreaterThan(0);
 
     const second = await startFunction();
     expect(second.out.join("")).toContain("removed temporary files of dead function processes");
-    expect(leftovers()).toEqual([]);
+    expect(foldersOf(fnTmp, first.proc.pid as number)).toEqual([]);
+    expect(videoFolders(fnTmp)).toEqual([]);
     const retried = await invoke(second, "long.mp4");
     expect(retried.status).toBe(200);
     expect(retried.body.outputs).toEqual(["long.csv", "long.json"]);
-    expect(leftovers()).toEqual([]);
+    expect(videoFolders(fnTmp)).toEqual([]);
     second.proc.kill("SIGKILL");
   });
 
-  it("a worker killed while its ffmpeg waits stopped (first mode): the ffmpeg exits, another worker processes the video", async () => {
+  it("a worker killed while its ffmpeg waits stopped (first mode): its ffmpeg host and the ffmpeg exit, another worker processes the video", async () => {
     const fn = await startFunction({ WORKERS: "2", RECOGNITION_MODE: "first" });
     const workers = () => childrenOf(fn.proc.pid as number);
     try {
       // No face in it: first mode reads every frame, and ffmpeg waits stopped while each is analysed.
       const pending = invoke(fn, "nobody.mp4").catch((err: Error) => err);
       const deadline = Date.now() + 30_000;
-      let held: { pid: number; worker: number } | undefined;
+      let held: { pid: number; worker: number; below: number[] } | undefined;
       while (!held) {
         if (Date.now() > deadline) throw new Error(`no stopped ffmpeg seen:\n${fn.out.join("")}`);
         for (const worker of workers()) {
-          const pid = childrenOf(worker).find((c) => {
+          const below = descendantsOf(worker);
+          const pid = below.find((c) => {
             const p = processState(c);
             return p?.comm === "ffmpeg" && p.state === "T";
           });
-          if (pid) held = { pid, worker };
+          if (pid) held = { pid, worker, below };
         }
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -151,7 +153,10 @@ describe.skipIf(!data)("the function under faults", () => {
         return done();
       };
       expect(await until(() => fn.out.join("").includes("worker died, starting another"))).toBe(true);
-      expect(await until(() => [undefined, "Z"].includes(processState(held.pid)?.state))).toBe(true);
+      // The stopped ffmpeg, the host that started it and any decoder it kept waiting.
+      expect(held.below.length).toBeGreaterThanOrEqual(2);
+      const { below } = held;
+      expect(await until(() => below.every((pid) => [undefined, "Z"].includes(processState(pid)?.state)))).toBe(true);
       // The replacement serves: the retried video is processed.
       const retried = await invoke(fn, "nobody.mp4");
       expect(retried.status).toBe(200);

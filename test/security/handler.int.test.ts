@@ -1,7 +1,7 @@
 // The hostile corpus through the function's HTTP server against the real Ceph RGW: each refused
 // upload gets 422 with its reason and `<stem>.error.json` beside where the CSV would go, the
 // server keeps serving, no temporary file is left, and hostile keys map to safe output names.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -17,6 +17,7 @@ import { requireData } from "../support/data.js";
 import { buildHostileCorpus, CORPUS_LIMITS, type HostileCase } from "../support/hostile-corpus.js";
 import { peakKb } from "./memory.js";
 import { testS3Client } from "../support/services.js";
+import { videoFolders } from "../support/temp-dirs.js";
 
 const data = requireData();
 const suffix = Date.now().toString(36);
@@ -46,7 +47,7 @@ describe.skipIf(!data)("hostile uploads through the function's server", () => {
     for await (const o of listAllObjects(s3, output)) keys.push(o.key);
     return keys.sort();
   };
-  const tempDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith(`facerec-${process.pid}-`));
+  const tempDirs = () => videoFolders(tmpdir(), process.pid);
 
   beforeAll(async () => {
     await s3.send(new CreateBucketCommand({ Bucket: input }));

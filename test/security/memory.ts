@@ -1,6 +1,7 @@
 // Peak memory from /proc: VmHWM ("high water mark") is the most resident memory a process ever
 // had, so one read at the end covers every moment before it.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { childrenOf } from "../support/processes.js";
 
 /** This process's peak resident memory, in KiB. */
 export function peakKb(pid: number | "self" = "self"): number {
@@ -9,34 +10,6 @@ export function peakKb(pid: number | "self" = "self"): number {
     return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
   } catch {
     return 0; // gone
-  }
-}
-
-/** The processes whose parent is `pid`. */
-export function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      // "pid (comm) state ppid ...": comm may hold spaces or parentheses, so split after the last ")".
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) found.push(Number(name));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return found;
-}
-
-/** A process's command name and state letter (R, S, T for stopped, Z…), or undefined once it is gone. */
-export function processState(pid: number): { comm: string; state: string } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const end = stat.lastIndexOf(")");
-    return { comm: stat.slice(stat.indexOf("(") + 1, end), state: stat.charAt(end + 2) };
-  } catch {
-    return undefined;
   }
 }
 

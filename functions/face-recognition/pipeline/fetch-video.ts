@@ -1,13 +1,12 @@
 // Stage 1: fetch the video into a private temporary folder, and check from its first bytes that
 // it is an MP4/MOV container before ffmpeg sees it (the name proves nothing: a playlist named
 // .mp4 would otherwise make ffmpeg open the files or URLs listed inside it).
-import { mkdtemp, open, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { downloadObject, httpStatusOf, isNotFound, ObjectTooLargeError } from "../../../lib/s3.js";
 import { VideoError, VideoNotFoundError } from "./errors.js";
-import { isAlive } from "../../../lib/process.js";
+import { tempDirPrefix } from "./temp-dirs.js";
 
 export interface FetchedVideo {
   file: string;
@@ -26,7 +25,7 @@ export class S3VideoSource implements VideoSource {
   constructor(private readonly s3: S3Client) {}
 
   async fetch(bucket: string, key: string, maxBytes: number): Promise<FetchedVideo> {
-    const dir = await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
+    const dir = await mkdtemp(tempDirPrefix());
     const cleanup = () => rm(dir, { recursive: true, force: true });
     try {
       const file = join(dir, "video");
@@ -43,23 +42,6 @@ export class S3VideoSource implements VideoSource {
       throw err;
     }
   }
-}
-
-const TEMP_PREFIX = "facerec-";
-
-/**
- * Removes the temporary folders of function processes that died mid-video (killed, out of
- * memory): each folder is named after its process, and a live process's folders are kept.
- */
-export async function sweepStaleTempDirs(dir = tmpdir()): Promise<string[]> {
-  const removed: string[] = [];
-  for (const name of await readdir(dir)) {
-    const pid = Number(new RegExp(`^${TEMP_PREFIX}(\\d+)-`).exec(name)?.[1]);
-    if (!pid || isAlive(pid)) continue;
-    await rm(join(dir, name), { recursive: true, force: true });
-    removed.push(name);
-  }
-  return removed;
 }
 
 // ISO base media file (MP4, MOV, 3GP, M4V): the first box is one of these.

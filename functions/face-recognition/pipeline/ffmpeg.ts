@@ -1,14 +1,13 @@
-// One ffmpeg process (through fluent-ffmpeg) that samples a video at a fixed rate, scales it down
-// inside ffmpeg and writes raw RGB frames to a pipe as PPM: each frame carries its own width and
-// height, so rotation and rounding never have to be guessed, and nothing touches disk. The input is
-// the downloaded file, or a stream written to ffmpeg's stdin (a decoder started ahead: frames.ts).
-import type { ChildProcess } from "node:child_process";
+// One ffmpeg process (started by fluent-ffmpeg in the ffmpeg host: ffmpeg-host.ts) that samples a
+// video at a fixed rate, scales it down inside ffmpeg and writes raw RGB frames as PPM to a socket
+// this process reads: each frame carries its own width and height, so rotation and rounding never
+// have to be guessed, and nothing touches disk. The input is the downloaded file, or the same file
+// streamed to ffmpeg's stdin by the host (a decoder started ahead: frames.ts).
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
-import type { Readable } from "node:stream";
-import ffmpeg from "fluent-ffmpeg";
 import { VideoError } from "./errors.js";
+import { FfmpegHostError, runFfmpeg, warmUpFfmpegHost } from "./ffmpeg-remote.js";
 import type { Frame, FrameOptions } from "./frames.js";
 
 const requireFromHere = createRequire(import.meta.url);
@@ -91,17 +90,37 @@ export interface ReadingOptions {
 export interface Decoder {
   /** The sampled frames in order. Leaving the loop early kills ffmpeg at once. */
   frames(reading?: ReadingOptions): AsyncGenerator<Frame>;
-  /** Whether the idle process keeps Node running (a decoder started ahead must not). */
+  /** Whether the idle decoder keeps Node running (a decoder started ahead must not). */
   keepProcessAlive(keep: boolean): void;
   kill(): void;
 }
 
+/** A decoder started before its video is known: ffmpeg waits on its stdin. */
+export interface WaitingDecoder extends Decoder {
+  /** The video to decode, streamed to ffmpeg's stdin. */
+  feed(file: string): void;
+}
+
 /**
- * Starts ffmpeg on a file, or on a stream it reads from stdin. Errors name the cause as ffmpeg
- * reported it. `probe: false` skips ffmpeg's stream probing, which decodes frames only to throw
- * them away (~40 ms): for MP4/MOV, whose index states what decoding needs.
+ * Starts ffmpeg on a file. Errors name the cause as ffmpeg reported it. `probe: false` skips
+ * ffmpeg's stream probing, which decodes frames only to throw them away (~40 ms): for MP4/MOV,
+ * whose index states what decoding needs.
  */
-export function startDecoder(input: string | Readable, options: FrameOptions, { probe = true } = {}): Decoder {
+export function startDecoder(file: string, options: FrameOptions, { probe = true } = {}): Decoder {
+  return decode(file, options, probe);
+}
+
+/** Starts ffmpeg now, unprobed, to decode the video given later to `feed` (MP4/MOV only). */
+export function startWaitingDecoder(options: FrameOptions): WaitingDecoder {
+  return decode(undefined, options, false);
+}
+
+/** ffmpeg's options before and after its input: sample, scale, and write PPM frames. */
+function ffmpegOptions(
+  file: string | undefined,
+  options: FrameOptions,
+  probe: boolean,
+): { inputOptions: string[]; outputOptions: string[] } {
   const filters = [
     // select, not fps: the fps filter looks ahead before it emits its first frame (~0.1 s of
     // decoding), and `first` mode usually answers on that very frame.
@@ -112,42 +131,50 @@ export function startDecoder(input: string | Readable, options: FrameOptions, { 
     // Scale inside ffmpeg so a huge frame never reaches JS memory at full size; even sizes for RGB.
     `scale='min(${options.maxWidth},iw)':-2:flags=bilinear`,
   ];
-  const command = ffmpeg(input)
-    .setFfmpegPath(ffmpegPath)
-    .inputOptions([
-      "-nostdin",
-      // Only the downloaded file (or our pipe) may be read: never a URL or another file named inside it.
-      "-protocol_whitelist",
-      typeof input === "string" ? "file" : "pipe",
-      ...(options.inputFormat ? ["-f", options.inputFormat] : []),
-      ...(options.startSeconds ? ["-ss", String(options.startSeconds)] : []),
-      "-max_pixels",
-      String(options.maxPixels),
-      ...(options.threads ? ["-threads", String(options.threads)] : []),
-      ...(probe ? [] : ["-nofind_stream_info"]),
-    ])
-    .outputOptions([
-      "-t",
-      String(Math.min(options.maxSeconds, options.durationSeconds ?? Number.POSITIVE_INFINITY)),
-      "-an",
-      "-sn",
-      "-dn",
-      // One output picture per selected frame, never duplicated to a constant rate.
-      "-fps_mode",
-      "vfr",
-      "-vf",
-      filters.join(","),
-      "-f",
-      "image2pipe",
-      "-c:v",
-      "ppm",
-      "-pix_fmt",
-      "rgb24",
-    ]);
+  const inputOptions = [
+    "-nostdin",
+    // Only the downloaded file (or its stream on stdin) may be read: never a URL or another file named inside it.
+    "-protocol_whitelist",
+    file === undefined ? "pipe" : "file",
+    ...(options.inputFormat ? ["-f", options.inputFormat] : []),
+    ...(options.startSeconds ? ["-ss", String(options.startSeconds)] : []),
+    "-max_pixels",
+    String(options.maxPixels),
+    ...(options.threads ? ["-threads", String(options.threads)] : []),
+    ...(probe ? [] : ["-nofind_stream_info"]),
+  ];
+  const outputOptions = [
+    "-t",
+    String(Math.min(options.maxSeconds, options.durationSeconds ?? Number.POSITIVE_INFINITY)),
+    "-an",
+    "-sn",
+    "-dn",
+    // One output picture per selected frame, never duplicated to a constant rate.
+    "-fps_mode",
+    "vfr",
+    "-vf",
+    filters.join(","),
+    "-f",
+    "image2pipe",
+    "-c:v",
+    "ppm",
+    "-pix_fmt",
+    "rgb24",
+  ];
+  return { inputOptions, outputOptions };
+}
 
+function decode(file: string | undefined, options: FrameOptions, probe: boolean): WaitingDecoder {
+  const { inputOptions, outputOptions } = ffmpegOptions(file, options, probe);
   const stderrTail: string[] = [];
   let failure: Error | undefined;
-  let finished = false;
+  /** No more frames wanted: the consumer left, or a check failed. */
+  let stopped = false;
+  /** ffmpeg is gone, and any connection it made has been accepted. */
+  let exited = false;
+  let output: Socket | undefined;
+  let outputClosed = false;
+  let keepAlive = true;
   let wake: (() => void) | undefined;
   const queue: Frame[] = [];
   const reader = new PpmReader();
@@ -158,58 +185,17 @@ export function startDecoder(input: string | Readable, options: FrameOptions, { 
     w?.();
   };
   const kill = () => {
-    if (finished) return;
-    finished = true;
-    command.kill("SIGKILL");
+    if (stopped) return;
+    stopped = true;
+    run.kill();
+    output?.destroy();
     poke();
   };
-
-  let keepAlive = true;
-  let child: ChildProcess | undefined;
-  const applyKeepAlive = () => {
-    if (!child) return;
-    for (const handle of [child, child.stdin, child.stdout, child.stderr] as (ChildProcess | Socket | null)[])
-      keepAlive ? handle?.ref() : handle?.unref();
-  };
-  command.on("start", () => {
-    // fluent-ffmpeg keeps the process it spawned here. It spawns asynchronously: a decoder
-    // stopped before that (a spare no longer wanted) is killed now, else it would wait forever.
-    child = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
-    if (finished) child?.kill("SIGKILL");
-    applyKeepAlive();
-  });
-  /** Signals the running ffmpeg; false when there is none (not started yet, or done). */
-  const signal = (name: NodeJS.Signals) =>
-    !finished && child?.exitCode === null && child.signalCode === null && child.kill(name);
-
   // ffmpeg decodes what there is of a cut-off upload and exits 0: its demuxer's "partial file"
   // warning is the only sign, and such an upload is refused rather than half-read.
   let truncated = false;
-  command.on("stderr", (line: string) => {
-    stderrTail.push(line);
-    if (stderrTail.length > 40) stderrTail.shift();
-    if (/: partial file\s*$/.test(line)) truncated = true;
-  });
-  command.on("codecData", (data: { duration?: string; video?: string; video_details?: string[] }) => {
-    const problem = checkInput(data, options);
-    if (problem && !finished) {
-      failure = new VideoError(problem);
-      kill();
-    }
-  });
-  command.on("error", (err: Error) => {
-    if (!finished) failure = new VideoError(describeFfmpegFailure(err, stderrTail));
-    finished = true;
-    poke();
-  });
-  command.on("end", () => {
-    if (truncated && !finished) failure = new VideoError(TRUNCATED);
-    finished = true;
-    poke();
-  });
 
-  const output = command.pipe() as Readable;
-  output.on("data", (chunk: Buffer) => {
+  const onData = (chunk: Buffer) => {
     try {
       for (const f of reader.push(chunk)) {
         const timeMs = Math.round(
@@ -219,28 +205,76 @@ export function startDecoder(input: string | Readable, options: FrameOptions, { 
         index++;
       }
     } catch (err) {
-      // Through kill(): ffmpeg's own "killed" error must not replace this one.
       failure = err as Error;
       kill();
     }
     // Back-pressure: the model is slower than ffmpeg; do not buffer a whole video of frames.
-    if (queue.length >= 4) output.pause();
+    if (queue.length >= 4) output?.pause();
     poke();
-  });
+  };
+
+  const run = runFfmpeg(
+    { ffmpegPath, file, inputOptions, outputOptions },
+    {
+      stderr(line) {
+        stderrTail.push(line);
+        if (stderrTail.length > 40) stderrTail.shift();
+        if (/: partial file\s*$/.test(line)) truncated = true;
+      },
+      codecData(data) {
+        const problem = checkInput(data, options);
+        if (problem && !stopped) {
+          failure = new VideoError(problem);
+          kill();
+        }
+      },
+      output(socket) {
+        if (stopped) {
+          socket.destroy();
+          return;
+        }
+        output = socket;
+        if (!keepAlive) socket.unref();
+        socket.on("data", onData);
+        socket.on("error", () => {});
+        socket.on("close", () => {
+          outputClosed = true;
+          poke();
+        });
+      },
+      exit(error) {
+        if (!stopped) {
+          if (error instanceof FfmpegHostError) failure = error;
+          else if (error) failure = new VideoError(describeFfmpegFailure(error, stderrTail));
+          else if (truncated) failure = new VideoError(TRUNCATED);
+        }
+        // A connection ffmpeg made before it exited is accepted in this turn of the event loop.
+        setImmediate(() => {
+          exited = true;
+          poke();
+        });
+      },
+    },
+  );
+  /** Signals the running ffmpeg; false when there is none (not started yet, or done). */
+  const signal = (name: "SIGSTOP" | "SIGCONT") => !stopped && !exited && run.signal(name);
 
   async function* frames({ onDemand = false }: ReadingOptions = {}): AsyncGenerator<Frame> {
     try {
       for (;;) {
         const next = queue.shift();
         if (next) {
-          if (queue.length < 2) output.resume();
+          if (queue.length < 2) output?.resume();
           const hold = onDemand && queue.length === 0 && signal("SIGSTOP");
           yield next;
           if (hold) signal("SIGCONT");
           continue;
         }
-        if (failure) throw failure;
-        if (finished) return;
+        // Frames ffmpeg wrote before it failed are given before its error.
+        if (stopped || (exited && (!output || outputClosed))) {
+          if (failure) throw failure;
+          return;
+        }
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
@@ -254,9 +288,11 @@ export function startDecoder(input: string | Readable, options: FrameOptions, { 
     frames,
     keepProcessAlive(keep) {
       keepAlive = keep;
-      applyKeepAlive();
+      run.keepProcessAlive(keep);
+      keep ? output?.ref() : output?.unref();
     },
     kill,
+    feed: (video) => run.feed(video),
   };
 }
 
@@ -313,18 +349,7 @@ export function describeFfmpegFailure(err: Error, stderrTail: string[]): string 
   return `ffmpeg could not decode the video: ${last.slice(0, 300)}`;
 }
 
-/**
- * fluent-ffmpeg asks ffmpeg for its formats and encoders before its first command in a process
- * (extra ffmpeg runs); doing it at start-up keeps that off the first video's time.
- */
-export async function warmUpFfmpeg(): Promise<void> {
-  const probe = ffmpeg().setFfmpegPath(ffmpegPath);
-  await Promise.all([
-    new Promise((resolve, reject) =>
-      probe.getAvailableFormats((err, formats) => (err ? reject(err) : resolve(formats))),
-    ),
-    new Promise((resolve, reject) =>
-      probe.getAvailableEncoders((err, encoders) => (err ? reject(err) : resolve(encoders))),
-    ),
-  ]);
+/** Starts the ffmpeg host and checks that ffmpeg runs, before the first video needs them. */
+export function warmUpFfmpeg(): Promise<void> {
+  return warmUpFfmpegHost(ffmpegPath);
 }

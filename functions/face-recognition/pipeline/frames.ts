@@ -1,12 +1,10 @@
 // Stage 2: video → frames, decoded by ffmpeg (ffmpeg.ts). MP4/MOV goes a fast way first: no stream
-// probing (the index states what decoding needs), and ffmpeg started ahead while the process was
-// idle, waiting on stdin, when the MP4's index (moov) comes before its data (a pipe cannot seek
-// back): ffmpeg takes ~0.12 s to start here, as it links ~200 shared libraries. Any video the fast
-// way fails on is read again from the file, probed in full, by a fresh ffmpeg, which decides.
-import { createReadStream, type ReadStream } from "node:fs";
+// probing (the index states what decoding needs), and an ffmpeg kept started ahead, waiting on its
+// stdin, when the MP4's index (moov) comes before its data (a pipe cannot seek back): ffmpeg takes
+// ~0.12 s to start here, as it links ~200 shared libraries. Any video the fast way fails on is read
+// again from the file, probed in full, by a fresh ffmpeg, which decides.
 import { open } from "node:fs/promises";
-import { PassThrough } from "node:stream";
-import { type Decoder, type ReadingOptions, startDecoder } from "./ffmpeg.js";
+import { type Decoder, type ReadingOptions, startDecoder, startWaitingDecoder, type WaitingDecoder } from "./ffmpeg.js";
 
 export interface Frame {
   /** 0-based index among the sampled frames. */
@@ -39,40 +37,39 @@ export interface FrameOptions {
   threads?: number;
 }
 
-interface DecoderAhead {
-  decoder: Decoder;
-  input: PassThrough;
-}
-
 /** Decoders started ahead, waiting for a video, by their options (as a key). */
-const ahead = new Map<string, DecoderAhead>();
+const ahead = new Map<string, WaitingDecoder>();
+/** The options for which one is kept waiting: readFrames replaces the one it takes. */
+const keptAhead = new Set<string>();
 
 /**
- * Starts an ffmpeg for these options (mov input only) that waits for the next video, unless one
- * already waits. For an idle process: started while another video decodes, its start-up slows that
- * one by about what it saves.
+ * Keeps an ffmpeg for these options (mov input only) waiting for the next video, from now on:
+ * readFrames, taking it, starts the next once the video's first frame is out, so that it has
+ * started by the next video even when videos come back to back (ffmpeg is idle then in `first`
+ * mode, stopped while the frame is analysed; started sooner, it would slow that first frame).
  */
 export function startDecoderAhead(options: FrameOptions): void {
   if (!streamable(options)) return;
   const key = JSON.stringify(options);
+  keptAhead.add(key);
   if (!ahead.has(key)) ahead.set(key, startAhead(options));
 }
 
-/** Stops the decoders started ahead. An exiting process need not: a waiting ffmpeg exits at the end of its stdin. */
+/** Stops the decoders kept ahead. An exiting process need not: its ffmpeg host stops them. */
 export function stopDecodersAhead(): void {
-  for (const spare of ahead.values()) spare.decoder.kill();
+  for (const spare of ahead.values()) spare.kill();
   ahead.clear();
+  keptAhead.clear();
 }
 
 function streamable(options: FrameOptions): boolean {
   return options.inputFormat === "mov" && !options.startSeconds;
 }
 
-function startAhead(options: FrameOptions): DecoderAhead {
-  const input = new PassThrough();
-  const decoder = startDecoder(input, options, { probe: false });
+function startAhead(options: FrameOptions): WaitingDecoder {
+  const decoder = startWaitingDecoder(options);
   decoder.keepProcessAlive(false);
-  return { decoder, input };
+  return decoder;
 }
 
 /**
@@ -92,18 +89,20 @@ export async function* readFrames(
   const key = JSON.stringify(options);
   const spare = ahead.get(key);
   let fast: Decoder;
-  let source: ReadStream | undefined;
+  let replaceSpare = false;
   if (spare && (await indexComesFirst(file))) {
     ahead.delete(key);
-    fast = spare.decoder;
-    fast.keepProcessAlive(true);
-    const stream = createReadStream(file);
-    stream.on("error", (err) => spare.input.destroy(err));
-    stream.pipe(spare.input);
-    source = stream;
+    spare.keepProcessAlive(true);
+    spare.feed(file);
+    fast = spare;
+    replaceSpare = true;
   } else {
     fast = startDecoder(file, options, { probe: false });
   }
+  const startNextSpare = () => {
+    if (replaceSpare && keptAhead.has(key)) startDecoderAhead(options);
+    replaceSpare = false;
+  };
 
   let delivered = 0;
   const frames = fast.frames(reading);
@@ -113,11 +112,12 @@ export async function* readFrames(
       if (next instanceof Error) break;
       if (next.done) return;
       delivered++;
+      startNextSpare();
       yield next.value;
     }
   } finally {
-    source?.destroy();
     await frames.return(undefined);
+    startNextSpare();
   }
   // Samples far out of order (or a decoder that died) fail on a pipe; streams the index leaves
   // unclear fail unprobed; damaged files fail either way. Frames already given are skipped, so the

@@ -15,22 +15,4 @@ describe("oneAtATime", () => {
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     expect(events).toEqual(["start a", "end a", "start b", "end b", "start c", "end c"]);
   });
-
-  it("calls onIdle when a call ends and no other waits, whatever its outcome", async () => {
-    const events: string[] = [];
-    const work = oneAtATime(
-      async (name: string, fail = false) => {
-        events.push(name);
-        await new Promise((r) => setTimeout(r, 5));
-        if (fail) throw new Error(name);
-      },
-      () => events.push("idle"),
-    );
-    await Promise.allSettled([work("a"), work("b", true), work("c")]);
-    await new Promise((r) => setTimeout(r, 0));
-    expect(events).toEqual(["a", "b", "c", "idle"]);
-    await work("d", true).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 0));
-    expect(events).toEqual(["a", "b", "c", "idle", "d", "idle"]);
-  });
 });

@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +16,7 @@ import { importGalleryFile } from "../../../functions/face-recognition/gallery/i
 import type { RunningServer } from "../../../functions/face-recognition/server.js";
 import { requireData } from "../../support/data.js";
 import { loadStudentsTable, testS3Client } from "../../support/services.js";
+import { videoFolders } from "../../support/temp-dirs.js";
 
 const data = requireData();
 const suffix = Date.now().toString(36);
@@ -46,7 +47,7 @@ describe.skipIf(!data)("the function's HTTP server against Ceph RGW", () => {
   // The function's temporary files go to a folder of this test's own (other test files run
   // functions in parallel): it must be empty after every video.
   const functionTmp = mkdtempSync(join(tmpdir(), "fn-tmp-"));
-  const tempDirs = () => readdirSync(functionTmp).filter((d) => d.startsWith("facerec-"));
+  const tempDirs = () => videoFolders(functionTmp);
 
   beforeAll(async () => {
     process.env.TMPDIR = functionTmp;

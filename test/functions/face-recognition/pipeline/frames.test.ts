@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { VideoError } from "../../../../functions/face-recognition/pipeline/errors.js";
 import { checkInput, PpmReader, startDecoder } from "../../../../functions/face-recognition/pipeline/ffmpeg.js";
+import { commandLine, descendantsOf, processState } from "../../../support/processes.js";
 import {
   type Frame,
   indexComesFirst,
@@ -25,15 +26,12 @@ async function collect(file: string, options = base) {
   return frames;
 }
 
-/** This process's ffmpeg children: pid, state (ps's STAT) and command line. */
+/** This process's ffmpegs (children of its ffmpeg host): pid, state letter and command line. */
 function ffmpegChildren(): { pid: number; state: string; args: string }[] {
-  return execFileSync("ps", ["--ppid", String(process.pid), "-o", "pid=,stat=,args="])
-    .toString()
-    .split("\n")
-    .flatMap((line) => {
-      const [, pid, state = "", args = ""] = /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(line) ?? [];
-      return args.includes("ffmpeg") ? [{ pid: Number(pid), state, args }] : [];
-    });
+  return descendantsOf(process.pid).flatMap((pid) => {
+    const { comm = "", state = "" } = processState(pid) ?? {};
+    return comm === "ffmpeg" ? [{ pid, state, args: commandLine(pid) }] : [];
+  });
 }
 
 /** Our ffmpeg processes reading from stdin: decoders started ahead, or one streaming a video. */
@@ -192,15 +190,18 @@ describe("readFrames with an ffmpeg started ahead", () => {
       const cold: Frame[] = [];
       for await (const f of readFrames(join(dir, name), base)) cold.push(f);
       startDecoderAhead(base);
-      expect(await waitFor(pipeDecoders, (pids) => pids.length === 1)).toHaveLength(1);
+      const [waiting] = await waitFor(pipeDecoders, (pids) => pids.length === 1);
       const warm: Frame[] = [];
       for await (const f of readFrames(join(dir, name), base)) warm.push(f);
       expect(warm.map((f) => [f.index, f.timeMs, f.width, f.height])).toEqual(
         cold.map((f) => [f.index, f.timeMs, f.width, f.height]),
       );
       expect(warm.every((f, i) => f.rgb.equals(cold[i]?.rgb ?? Buffer.alloc(0)))).toBe(true);
-      // The waiting process did the work and is gone; the next one starts when the caller is idle.
-      expect(await waitFor(pipeDecoders, (pids) => pids.length === 0)).toEqual([]);
+      // The waiting process did the work and is gone; another waits for the next video.
+      const after = await waitFor(pipeDecoders, (pids) => pids.length === 1 && pids[0] !== waiting);
+      expect(after).toHaveLength(1);
+      expect(after).not.toContain(waiting);
+      stopDecodersAhead();
     }
   });
 

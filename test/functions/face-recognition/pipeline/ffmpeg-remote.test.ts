@@ -1,0 +1,110 @@
+// The ffmpeg host (ffmpeg-host.ts), for real: a host that dies, and processes that end.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { VideoError } from "../../../../functions/face-recognition/pipeline/errors.js";
+import { startDecoder } from "../../../../functions/face-recognition/pipeline/ffmpeg.js";
+import { FfmpegHostError } from "../../../../functions/face-recognition/pipeline/ffmpeg-remote.js";
+import { commandLine, descendantsOf, processState } from "../../../support/processes.js";
+
+const dir = mkdtempSync(join(tmpdir(), "ffmpeg-remote-test-"));
+const long = join(dir, "long.mp4");
+const options = { fps: 2, maxWidth: 640, maxSeconds: 600, maxPixels: 4096 * 2304, inputFormat: "mov" as const };
+
+const ourProcesses = (name: string) =>
+  descendantsOf(process.pid).filter((pid) => processState(pid)?.comm === name || commandLine(pid).includes(name));
+const gone = (pid: number) => [undefined, "Z"].includes(processState(pid)?.state);
+
+async function until(done: () => boolean): Promise<boolean> {
+  for (const end = Date.now() + 10_000; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+  return done();
+}
+
+beforeAll(() => {
+  execFileSync("ffmpeg", ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=10:duration=20", long]);
+});
+
+describe("the ffmpeg host", () => {
+  it("dies mid-video: the decode fails as the host's failure, not the video's; its ffmpeg stops; the next decode starts another host", async () => {
+    const frames = startDecoder(long, options).frames();
+    expect((await frames.next()).done).toBe(false);
+    const [host] = ourProcesses("ffmpeg-host");
+    const [ffmpeg] = ourProcesses("ffmpeg").filter((pid) => pid !== host);
+    expect(host && ffmpeg).toBeTruthy();
+
+    process.kill(host as number, "SIGKILL");
+    const failure = await (async () => {
+      for await (const _ of frames);
+    })().catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(FfmpegHostError);
+    expect(failure).not.toBeInstanceOf(VideoError);
+    expect((failure as Error).message).toMatch(/ffmpeg host process exited \(SIGKILL\)/);
+    expect(await until(() => gone(ffmpeg as number))).toBe(true);
+
+    let count = 0;
+    for await (const _ of startDecoder(long, options).frames()) count++;
+    expect(count).toBe(40);
+    expect(ourProcesses("ffmpeg-host").filter((pid) => !gone(pid))).not.toContain(host);
+  });
+
+  it("gives the host and ffmpeg no credentials: ffmpeg parses untrusted input", async () => {
+    process.env.AWS_SECRET_ACCESS_KEY = "not-for-ffmpeg-0123456789";
+    try {
+      // A host forked from now on, with the secret in this process's environment.
+      for (const pid of ourProcesses("ffmpeg-host")) process.kill(pid, "SIGKILL");
+      expect(await until(() => ourProcesses("ffmpeg-host").length === 0)).toBe(true);
+      await new Promise((r) => setTimeout(r, 50));
+      const frames = startDecoder(long, options).frames();
+      await frames.next();
+      const [host] = ourProcesses("ffmpeg-host").filter((pid) => !gone(pid));
+      const [ffmpeg] = ourProcesses("ffmpeg").filter((pid) => pid !== host && !gone(pid));
+      const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8");
+      for (const pid of [host, ffmpeg] as number[]) {
+        expect(environ(pid)).toContain("PATH=");
+        expect(environ(pid)).not.toContain("not-for-ffmpeg");
+      }
+      await frames.return(undefined);
+    } finally {
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+  });
+
+  it("never keeps a process alive: one that decodes and leaves a decoder waiting exits, and its host, ffmpeg and sockets go with it", async () => {
+    const tmp = join(dir, "tmp");
+    mkdirSync(tmp);
+    const script = join(dir, "decode-and-exit.mts");
+    const src = (path: string) => JSON.stringify(join(process.cwd(), path));
+    writeFileSync(
+      script,
+      `import { readFrames, startDecoderAhead } from ${src("functions/face-recognition/pipeline/frames.ts")};
+import { commandLine, descendantsOf } from ${src("test/support/processes.ts")};
+const options = ${JSON.stringify(options)};
+let count = 0;
+for await (const _ of readFrames(${JSON.stringify(long)}, options)) count++;
+startDecoderAhead(options);
+await new Promise((r) => setTimeout(r, 1000));
+const processes = descendantsOf(process.pid).map((pid) => ({ pid, args: commandLine(pid) }));
+console.log(JSON.stringify({ count, processes }));
+`,
+    );
+    const run = spawnSync(process.execPath, ["--import", "tsx", script], {
+      env: { ...process.env, TMPDIR: tmp },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const { count, processes } = JSON.parse(run.stdout) as {
+      count: number;
+      processes: { pid: number; args: string }[];
+    };
+    expect(count).toBe(40);
+    // The host, and the ffmpeg it keeps waiting for a next video (tsx has its own helper too).
+    expect(processes.filter((p) => p.args.includes("ffmpeg-host"))).toHaveLength(1);
+    expect(processes.filter((p) => p.args.startsWith("ffmpeg "))).toHaveLength(1);
+    expect(await until(() => processes.every((p) => gone(p.pid)))).toBe(true);
+    // Its socket folder too (tsx keeps a cache there).
+    expect(readdirSync(tmp).filter((name) => name.startsWith("facerec-"))).toEqual([]);
+  });
+});
