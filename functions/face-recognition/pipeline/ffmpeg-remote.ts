@@ -25,7 +25,7 @@ export interface RunListeners {
   output(socket: Socket): void;
   /**
    * ffmpeg is gone; `error` as fluent-ffmpeg reported it when it failed or was killed, or an
-   * FfmpegHostError when the host died under it (the video is not to blame).
+   * FfmpegHostError when the host or the socket failed under it (the video is not to blame).
    */
   exit(error?: Error): void;
 }
@@ -40,7 +40,7 @@ export interface RemoteRun {
   keepProcessAlive(keep: boolean): void;
 }
 
-/** The host process died or could not start: the run did not finish, through no fault of its input. */
+/** The host process died, or ffmpeg's output socket failed: the run did not finish, through no fault of its input. */
 export class FfmpegHostError extends Error {}
 
 interface HostedRun {
@@ -99,7 +99,7 @@ class FfmpegHost {
     });
     server.on("error", (err) => {
       this.send({ op: "kill", id });
-      this.settle(id, err);
+      this.settle(id, new FfmpegHostError(`cannot listen for ffmpeg's output on ${socketPath}: ${err.message}`));
     });
     // Bound before ffmpeg is asked to connect.
     server.listen(socketPath);

@@ -1,6 +1,6 @@
 // The ffmpeg host (ffmpeg-host.ts), for real: a host that dies, and processes that end.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +20,29 @@ const gone = (pid: number) => [undefined, "Z"].includes(processState(pid)?.state
 async function until(done: () => boolean): Promise<boolean> {
   for (const end = Date.now() + 10_000; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
   return done();
+}
+
+/** Runs `body` in a process of its own (the decoder's modules imported), with `env` added; its printed JSON. */
+async function runScript(body: string, env: NodeJS.ProcessEnv): Promise<unknown> {
+  const script = join(dir, `script-${Math.random().toString(36).slice(2)}.mts`);
+  const src = (path: string) => JSON.stringify(join(process.cwd(), path));
+  writeFileSync(
+    script,
+    `import { readFileSync } from "node:fs";
+import { startDecoder } from ${src("functions/face-recognition/pipeline/ffmpeg.ts")};
+import { readFrames, startDecoderAhead } from ${src("functions/face-recognition/pipeline/frames.ts")};
+import { commandLine, descendantsOf } from ${src("test/support/processes.ts")};
+const options = ${JSON.stringify(options)};
+${body}
+`,
+  );
+  const run = spawnSync(process.execPath, ["--import", "tsx", script], {
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  expect(run.status, run.stderr).toBe(0);
+  return JSON.parse(run.stdout);
 }
 
 beforeAll(() => {
@@ -50,55 +73,36 @@ describe("the ffmpeg host", () => {
   });
 
   it("gives the host and ffmpeg no credentials: ffmpeg parses untrusted input", async () => {
-    process.env.AWS_SECRET_ACCESS_KEY = "not-for-ffmpeg-0123456789";
-    try {
-      // A host forked from now on, with the secret in this process's environment.
-      for (const pid of ourProcesses("ffmpeg-host")) process.kill(pid, "SIGKILL");
-      expect(await until(() => ourProcesses("ffmpeg-host").length === 0)).toBe(true);
-      await new Promise((r) => setTimeout(r, 50));
-      const frames = startDecoder(long, options).frames();
-      await frames.next();
-      const [host] = ourProcesses("ffmpeg-host").filter((pid) => !gone(pid));
-      const [ffmpeg] = ourProcesses("ffmpeg").filter((pid) => pid !== host && !gone(pid));
-      const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8");
-      for (const pid of [host, ffmpeg] as number[]) {
-        expect(environ(pid)).toContain("PATH=");
-        expect(environ(pid)).not.toContain("not-for-ffmpeg");
-      }
-      await frames.return(undefined);
-    } finally {
-      delete process.env.AWS_SECRET_ACCESS_KEY;
+    const secret = "not-for-ffmpeg-0123456789";
+    const { ownSecret, processes } = (await runScript(
+      `const frames = startDecoder(${JSON.stringify(long)}, options).frames();
+await frames.next();
+const processes = descendantsOf(process.pid).map((pid) => ({ pid, args: commandLine(pid), environ: readFileSync(\`/proc/\${pid}/environ\`, "utf8") }));
+await frames.return(undefined);
+console.log(JSON.stringify({ ownSecret: process.env.AWS_SECRET_ACCESS_KEY, processes }));`,
+      { AWS_SECRET_ACCESS_KEY: secret },
+    )) as { ownSecret: string; processes: { args: string; environ: string }[] };
+    expect(ownSecret).toBe(secret);
+    const started = processes.filter((p) => p.args.includes("ffmpeg-host") || p.args.startsWith("ffmpeg "));
+    expect(started).toHaveLength(2);
+    for (const { environ } of started) {
+      expect(environ).toContain("PATH=");
+      expect(environ).not.toContain(secret);
     }
   });
 
   it("never keeps a process alive: one that decodes and leaves a decoder waiting exits, and its host, ffmpeg and sockets go with it", async () => {
     const tmp = join(dir, "tmp");
     mkdirSync(tmp);
-    const script = join(dir, "decode-and-exit.mts");
-    const src = (path: string) => JSON.stringify(join(process.cwd(), path));
-    writeFileSync(
-      script,
-      `import { readFrames, startDecoderAhead } from ${src("functions/face-recognition/pipeline/frames.ts")};
-import { commandLine, descendantsOf } from ${src("test/support/processes.ts")};
-const options = ${JSON.stringify(options)};
-let count = 0;
+    const { count, processes } = (await runScript(
+      `let count = 0;
 for await (const _ of readFrames(${JSON.stringify(long)}, options)) count++;
 startDecoderAhead(options);
 await new Promise((r) => setTimeout(r, 1000));
 const processes = descendantsOf(process.pid).map((pid) => ({ pid, args: commandLine(pid) }));
-console.log(JSON.stringify({ count, processes }));
-`,
-    );
-    const run = spawnSync(process.execPath, ["--import", "tsx", script], {
-      env: { ...process.env, TMPDIR: tmp },
-      encoding: "utf8",
-      timeout: 30_000,
-    });
-    expect(run.status, run.stderr).toBe(0);
-    const { count, processes } = JSON.parse(run.stdout) as {
-      count: number;
-      processes: { pid: number; args: string }[];
-    };
+console.log(JSON.stringify({ count, processes }));`,
+      { TMPDIR: tmp },
+    )) as { count: number; processes: { pid: number; args: string }[] };
     expect(count).toBe(40);
     // The host, and the ffmpeg it keeps waiting for a next video (tsx has its own helper too).
     expect(processes.filter((p) => p.args.includes("ffmpeg-host"))).toHaveLength(1);

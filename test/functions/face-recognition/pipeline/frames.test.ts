@@ -42,7 +42,8 @@ function pipeDecoders(): number[] {
 }
 
 async function waitFor<T>(read: () => T, ok: (value: T) => boolean): Promise<T> {
-  for (let i = 0; i < 100; i++) {
+  // Up to 5 s: a loaded machine may take a while to start the ffmpeg host and ffmpeg.
+  for (let i = 0; i < 250; i++) {
     const value = read();
     if (ok(value)) return value;
     await new Promise((r) => setTimeout(r, 20));
