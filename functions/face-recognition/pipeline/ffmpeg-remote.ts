@@ -54,7 +54,6 @@ class FfmpegHost {
   private readonly child: ChildProcess;
   private readonly runs = new Map<number, HostedRun>();
   private readonly warmUps: ((error?: string) => void)[] = [];
-  private nextId = 1;
   private gone = false;
 
   constructor(
@@ -89,7 +88,8 @@ class FfmpegHost {
   }
 
   run(spec: RunSpec, listeners: RunListeners): RemoteRun {
-    const id = this.nextId++;
+    // Numbered for the process, not the host: a new host's runs never reuse a socket's name.
+    const id = nextRunId++;
     const socketPath = join(this.dir, `${id}.sock`);
     const server = createServer();
     const run: HostedRun = { listeners, server, keepAlive: true };
@@ -191,6 +191,7 @@ function killQuietly(pid: number, signal: NodeJS.Signals = "SIGKILL"): boolean {
 
 let host: FfmpegHost | undefined;
 let socketDir: string | undefined;
+let nextRunId = 1;
 
 function currentHost(): FfmpegHost {
   if (!socketDir) {
