@@ -19,7 +19,7 @@ import { readFrames } from "../../functions/face-recognition/pipeline/frames.js"
 import { makeAnalyzer, openStudents, startEngine } from "../../functions/face-recognition/runtime.js";
 import { requireData } from "../support/data.js";
 import { buildHostileCorpus, CORPUS_LIMITS, type HostileCase } from "../support/hostile-corpus.js";
-import { peakKb, sampleChildPeaks } from "./memory.js";
+import { peakKb, sampleDescendantPeaks } from "./memory.js";
 
 const exec = promisify(execFile);
 const data = requireData();
@@ -114,7 +114,8 @@ describe.skipIf(!data)("hostile uploads", () => {
       const before = peakKb();
       for (const c of cases.filter((x) => !x.s3Only)) {
         const started = performance.now();
-        const watch = sampleChildPeaks(process.pid);
+        // ffmpeg runs under this process's ffmpeg host, a grandchild.
+        const watch = sampleDescendantPeaks(process.pid, "ffmpeg");
         let reason: string | undefined;
         let people: unknown[] | undefined;
         try {

@@ -1,7 +1,7 @@
 // Peak memory from /proc: VmHWM ("high water mark") is the most resident memory a process ever
 // had, so one read at the end covers every moment before it.
 import { readFileSync } from "node:fs";
-import { childrenOf } from "../support/processes.js";
+import { descendantsOf, processState } from "../support/processes.js";
 
 /** This process's peak resident memory, in KiB. */
 export function peakKb(pid: number | "self" = "self"): number {
@@ -13,24 +13,25 @@ export function peakKb(pid: number | "self" = "self"): number {
   }
 }
 
-/** The largest peak among the current children of `pid`, in KiB. */
-export function childPeakKb(pid: number): number {
-  return Math.max(0, ...childrenOf(pid).map((c) => peakKb(c)));
+/** The largest peak among the processes below `pid` running `comm` (e.g. "ffmpeg"), in KiB. */
+export function descendantPeakKb(pid: number, comm: string): number {
+  const named = descendantsOf(pid).filter((c) => processState(c)?.comm === comm);
+  return Math.max(0, ...named.map((c) => peakKb(c)));
 }
 
 /**
- * Samples the children's peaks every few milliseconds until stopped (a child's VmHWM vanishes with
- * it, so it is read while the child lives); returns the largest seen, in KiB.
+ * Samples those peaks every few milliseconds until stopped (a process's VmHWM vanishes with it, so
+ * it is read while the process lives); returns the largest seen, in KiB.
  */
-export function sampleChildPeaks(pid: number, everyMs = 15): { stop(): Promise<number> } {
+export function sampleDescendantPeaks(pid: number, comm: string, everyMs = 15): { stop(): Promise<number> } {
   let peak = 0;
   const timer = setInterval(() => {
-    peak = Math.max(peak, childPeakKb(pid));
+    peak = Math.max(peak, descendantPeakKb(pid, comm));
   }, everyMs);
   return {
     async stop() {
       clearInterval(timer);
-      return Math.max(peak, childPeakKb(pid));
+      return Math.max(peak, descendantPeakKb(pid, comm));
     },
   };
 }
