@@ -8,7 +8,6 @@
 //  - the CSE546 workload (8 + 100 uploads) through the stack: first upload → last CSV;
 //  - cold start of a function process (start → ready to serve, warm-up included) and peak RSS.
 import { execFile, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { readdir, readFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +29,7 @@ import { toCsv } from "../functions/face-recognition/pipeline/report.js";
 import type { StudentDirectory } from "../functions/face-recognition/pipeline/students.js";
 import { startEngine } from "../functions/face-recognition/runtime.js";
 import { dataDir, DATA_ENV } from "../test/support/data.js";
+import { childrenOf, commandLine } from "../test/support/processes.js";
 import { cse546Clips, type LabeledVideo } from "./eval/dataset.js";
 import { stackDown, stackStatus, stackUp } from "./stack/stack.js";
 import { cse546Uploads, runWorkload } from "./workload.js";
@@ -198,19 +198,6 @@ async function peakRss(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-function commandOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
-  } catch {
-    return "";
-  }
-}
-
-async function childPids(pid: number): Promise<number[]> {
-  const { stdout } = await run("ps", ["--ppid", String(pid), "-o", "pid="]).catch(() => ({ stdout: "" }));
-  return stdout.split(/\s+/).filter(Boolean).map(Number);
-}
-
 async function main(): Promise<void> {
   const data = dataDir();
   if (!data) throw new Error(`the benchmark needs the shared data: set ${DATA_ENV}`);
@@ -338,12 +325,10 @@ async function main(): Promise<void> {
     const correct = outcomes.filter((o) => o.correct).length;
     const status = await stackStatus({ env: BENCH_STACK_ENV });
     const functionPids = status.components.find((c) => c.name === "function")?.pids ?? [];
-    const pids = [...functionPids, ...(await Promise.all(functionPids.map(childPids))).flat()];
+    const pids = [...functionPids, ...functionPids.flatMap(childrenOf)];
     const rss = await Promise.all(pids.map(peakRss));
     // Each process that decodes has its ffmpeg host (pipeline/ffmpeg-host.ts) beside it.
-    const hostPids = (await Promise.all(pids.map(childPids)))
-      .flat()
-      .filter((pid) => commandOf(pid).includes("ffmpeg-host"));
+    const hostPids = pids.flatMap(childrenOf).filter((pid) => commandLine(pid).includes("ffmpeg-host"));
     const hostRss = await Promise.all(hostPids.map(peakRss));
     workload = {
       mode: workloadMode,

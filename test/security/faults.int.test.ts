@@ -11,7 +11,8 @@ import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js
 import { importGalleryFile } from "../../functions/face-recognition/gallery/import.js";
 import { requireData } from "../support/data.js";
 import { type FunctionProcess, startFunctionProcess, testS3Client } from "../support/services.js";
-import { childrenOf, descendantsOf, processState } from "../support/processes.js";
+import { childrenOf, descendantsOf, exited, processState } from "../support/processes.js";
+import { eventually } from "../support/wait.js";
 import { foldersOf, videoFolders } from "../support/temp-dirs.js";
 
 const data = requireData();
@@ -147,16 +148,11 @@ describe.skipIf(!data)("the function under faults", () => {
       }
       process.kill(held.worker, "SIGKILL");
       expect(await pending).toBeInstanceOf(Error);
-      const until = async (done: () => boolean) => {
-        for (const end = Date.now() + 10_000; !done() && Date.now() < end; )
-          await new Promise((r) => setTimeout(r, 50));
-        return done();
-      };
-      expect(await until(() => fn.out.join("").includes("worker died, starting another"))).toBe(true);
+      expect(await eventually(() => fn.out.join("").includes("worker died, starting another"))).toBe(true);
       // The stopped ffmpeg, the host that started it and any decoder it kept waiting.
       expect(held.below.length).toBeGreaterThanOrEqual(2);
       const { below } = held;
-      expect(await until(() => below.every((pid) => [undefined, "Z"].includes(processState(pid)?.state)))).toBe(true);
+      expect(await eventually(() => below.every(exited))).toBe(true);
       // The replacement serves: the retried video is processed.
       const retried = await invoke(fn, "nobody.mp4");
       expect(retried.status).toBe(200);

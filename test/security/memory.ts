@@ -1,7 +1,7 @@
 // Peak memory from /proc: VmHWM ("high water mark") is the most resident memory a process ever
 // had, so one read at the end covers every moment before it.
 import { readFileSync } from "node:fs";
-import { descendantsOf, processState } from "../support/processes.js";
+import { processesBelow } from "../support/processes.js";
 
 /** This process's peak resident memory, in KiB. */
 export function peakKb(pid: number | "self" = "self"): number {
@@ -15,8 +15,8 @@ export function peakKb(pid: number | "self" = "self"): number {
 
 /** The largest peak among the processes below `pid` running `comm` (e.g. "ffmpeg"), in KiB. */
 export function descendantPeakKb(pid: number, comm: string): number {
-  const named = descendantsOf(pid).filter((c) => processState(c)?.comm === comm);
-  return Math.max(0, ...named.map((c) => peakKb(c)));
+  const named = processesBelow(pid).filter((p) => p.comm === comm);
+  return Math.max(0, ...named.map((p) => peakKb(p.pid)));
 }
 
 /**

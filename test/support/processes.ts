@@ -42,3 +42,16 @@ export function processState(pid: number): { comm: string; state: string } | und
     return undefined;
   }
 }
+
+/** The processes below `pid`, with their command name, state letter and command line. */
+export function processesBelow(pid: number): { pid: number; comm: string; state: string; args: string }[] {
+  return descendantsOf(pid).flatMap((child) => {
+    const state = processState(child);
+    return state ? [{ pid: child, ...state, args: commandLine(child) }] : [];
+  });
+}
+
+/** Whether a process has exited (gone, or a zombie its parent has not reaped yet). */
+export function exited(pid: number): boolean {
+  return [undefined, "Z"].includes(processState(pid)?.state);
+}

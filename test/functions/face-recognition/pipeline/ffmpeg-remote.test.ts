@@ -7,20 +7,17 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { VideoError } from "../../../../functions/face-recognition/pipeline/errors.js";
 import { startDecoder } from "../../../../functions/face-recognition/pipeline/ffmpeg.js";
 import { FfmpegHostError } from "../../../../functions/face-recognition/pipeline/ffmpeg-remote.js";
-import { commandLine, descendantsOf, processState } from "../../../support/processes.js";
+import { exited, processesBelow } from "../../../support/processes.js";
+import { eventually } from "../../../support/wait.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ffmpeg-remote-test-"));
 const long = join(dir, "long.mp4");
 const options = { fps: 2, maxWidth: 640, maxSeconds: 600, maxPixels: 4096 * 2304, inputFormat: "mov" as const };
 
 const ourProcesses = (name: string) =>
-  descendantsOf(process.pid).filter((pid) => processState(pid)?.comm === name || commandLine(pid).includes(name));
-const gone = (pid: number) => [undefined, "Z"].includes(processState(pid)?.state);
-
-async function until(done: () => boolean): Promise<boolean> {
-  for (const end = Date.now() + 10_000; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
-  return done();
-}
+  processesBelow(process.pid)
+    .filter((p) => p.comm === name || p.args.includes(name))
+    .map((p) => p.pid);
 
 /** Runs `body` in a process of its own (the decoder's modules imported), with `env` added; its printed JSON. */
 async function runScript(body: string, env: NodeJS.ProcessEnv): Promise<unknown> {
@@ -64,12 +61,12 @@ describe("the ffmpeg host", () => {
     expect(failure).toBeInstanceOf(FfmpegHostError);
     expect(failure).not.toBeInstanceOf(VideoError);
     expect((failure as Error).message).toMatch(/ffmpeg host process exited \(SIGKILL\)/);
-    expect(await until(() => gone(ffmpeg as number))).toBe(true);
+    expect(await eventually(() => exited(ffmpeg as number))).toBe(true);
 
     let count = 0;
     for await (const _ of startDecoder(long, options).frames()) count++;
     expect(count).toBe(40);
-    expect(ourProcesses("ffmpeg-host").filter((pid) => !gone(pid))).not.toContain(host);
+    expect(ourProcesses("ffmpeg-host").filter((pid) => !exited(pid))).not.toContain(host);
   });
 
   it("gives the host and ffmpeg no credentials: ffmpeg parses untrusted input", async () => {
@@ -107,7 +104,7 @@ console.log(JSON.stringify({ count, processes }));`,
     // The host, and the ffmpeg it keeps waiting for a next video (tsx has its own helper too).
     expect(processes.filter((p) => p.args.includes("ffmpeg-host"))).toHaveLength(1);
     expect(processes.filter((p) => p.args.startsWith("ffmpeg "))).toHaveLength(1);
-    expect(await until(() => processes.every((p) => gone(p.pid)))).toBe(true);
+    expect(await eventually(() => processes.every((p) => exited(p.pid)))).toBe(true);
     // Its socket folder too (tsx keeps a cache there).
     expect(readdirSync(tmp).filter((name) => name.startsWith("facerec-"))).toEqual([]);
   });

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { VideoError } from "../../../../functions/face-recognition/pipeline/errors.js";
 import { checkInput, PpmReader, startDecoder } from "../../../../functions/face-recognition/pipeline/ffmpeg.js";
-import { commandLine, descendantsOf, processState } from "../../../support/processes.js";
+import { processesBelow } from "../../../support/processes.js";
+import { waitFor } from "../../../support/wait.js";
 import {
   type Frame,
   indexComesFirst,
@@ -26,29 +27,14 @@ async function collect(file: string, options = base) {
   return frames;
 }
 
-/** This process's ffmpegs (children of its ffmpeg host): pid, state letter and command line. */
-function ffmpegChildren(): { pid: number; state: string; args: string }[] {
-  return descendantsOf(process.pid).flatMap((pid) => {
-    const { comm = "", state = "" } = processState(pid) ?? {};
-    return comm === "ffmpeg" ? [{ pid, state, args: commandLine(pid) }] : [];
-  });
-}
+/** This process's ffmpegs (children of its ffmpeg host). */
+const ffmpegChildren = () => processesBelow(process.pid).filter((p) => p.comm === "ffmpeg");
 
 /** Our ffmpeg processes reading from stdin: decoders started ahead, or one streaming a video. */
 function pipeDecoders(): number[] {
   return ffmpegChildren()
     .filter((p) => p.args.includes("pipe:0"))
     .map((p) => p.pid);
-}
-
-async function waitFor<T>(read: () => T, ok: (value: T) => boolean): Promise<T> {
-  // Up to 5 s: a loaded machine may take a while to start the ffmpeg host and ffmpeg.
-  for (let i = 0; i < 250; i++) {
-    const value = read();
-    if (ok(value)) return value;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return read();
 }
 
 beforeAll(() => {
