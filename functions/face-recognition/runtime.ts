@@ -13,8 +13,8 @@ import { DynamoStudentDirectory, FileStudentDirectory, type StudentDirectory } f
 
 export async function startEngine(settings: RecognitionSettings): Promise<FaceEngine> {
   useFfmpeg(settings.ffmpegPath);
-  // ffmpeg first, while this process is small: after a fork, each page the parent writes costs
-  // a fault (copy-on-write), ~15 µs here; forking once the models are in would cost 0.2 s.
+  // The ffmpeg host is forked first, while this process is small: after a fork, each page the
+  // parent writes costs a fault (copy-on-write), ~15 µs here; once the models are in, 0.2 s.
   const ffmpegReady = warmUpFfmpeg();
   const engine = await loadEngine(settings);
   await ffmpegReady;

@@ -236,6 +236,7 @@ function decode(file: string | undefined, options: FrameOptions, probe: boolean)
         output = socket;
         if (!keepAlive) socket.unref();
         socket.on("data", onData);
+        // A reset connection ends in "close"; why ffmpeg stopped comes from the host.
         socket.on("error", () => {});
         socket.on("close", () => {
           outputClosed = true;

@@ -79,10 +79,10 @@ function forward(tf: Tf, x: tfjs.Tensor4D, p: TinyDetectorParams): tfjs.Tensor4D
   const pool = (stride: 1 | 2) => (t: tfjs.Tensor4D) => tf.maxPool(t, [2, 2], stride, "same");
   const layers: ((t: tfjs.Tensor4D) => tfjs.Tensor4D)[] = [
     (t) => firstLayerInBands(tf, t, p.conv0),
-    ...[p.conv1, p.conv2, p.conv3, p.conv4].flatMap((conv) => [separable(tf, conv), pool(2)]),
-    separable(tf, p.conv5),
+    ...[p.conv1, p.conv2, p.conv3, p.conv4].flatMap((conv) => [leakySeparable(tf, conv), pool(2)]),
+    leakySeparable(tf, p.conv5),
     pool(1),
-    ...[p.conv6, p.conv7].filter((conv) => conv !== undefined).map((conv) => separable(tf, conv)),
+    ...[p.conv6, p.conv7].filter((conv) => conv !== undefined).map((conv) => leakySeparable(tf, conv)),
     (t) => tf.fused.conv2d({ x: t, filter: p.conv8.filters, strides: 1, pad: "valid", bias: p.conv8.bias }),
   ];
   return runFreeing(x, layers);
@@ -122,8 +122,9 @@ function firstLayerInBands(tf: Tf, x: tfjs.Tensor4D, conv: ConvParams): tfjs.Ten
       ),
     );
   }
-  const pooled = bands.length === 1 ? (bands[0] as tfjs.Tensor4D) : tf.concat(bands, 1);
-  if (bands.length > 1) for (const band of bands) band.dispose();
+  if (bands.length === 1) return bands[0] as tfjs.Tensor4D;
+  const pooled = tf.concat(bands, 1);
+  tf.dispose(bands);
   return pooled;
 }
 
@@ -138,20 +139,33 @@ function runFreeing(x: tfjs.Tensor4D, layers: ((t: tfjs.Tensor4D) => tfjs.Tensor
   return out;
 }
 
-/** face-api pads by 1 and convolves "valid": for a 3×3 depthwise filter that is "same". */
-function separable(tf: Tf, p: SeparableConvParams): (x: tfjs.Tensor4D) => tfjs.Tensor4D {
-  return (x) =>
-    tf.tidy(() =>
-      tf.fused.conv2d({
-        x: tf.depthwiseConv2d(x, p.depthwise_filter, 1, "same"),
-        filter: p.pointwise_filter,
-        strides: 1,
-        pad: "valid",
-        bias: p.bias,
-        activation: "leakyrelu",
-        leakyreluAlpha: LEAKY_ALPHA,
-      }),
-    );
+/** The tiny detector's separable layer (face-api pads by 1 and convolves "valid": for 3×3, "same"). */
+function leakySeparable(tf: Tf, p: SeparableConvParams): (x: tfjs.Tensor4D) => tfjs.Tensor4D {
+  return (x) => tf.tidy(() => separableConv(tf, x, p, 1, "leakyrelu"));
+}
+
+/** A depthwise 3×3 convolution ("same"), then the pointwise one with its bias and activation fused. */
+function separableConv(
+  tf: Tf,
+  x: tfjs.Tensor4D,
+  p: SeparableConvParams,
+  strides: 1 | 2,
+  activation: "leakyrelu" | "relu" | "linear",
+): tfjs.Tensor4D {
+  return tf.fused.conv2d({
+    x: tf.depthwiseConv2d(x, p.depthwise_filter, strides, "same"),
+    filter: p.pointwise_filter,
+    strides: 1,
+    pad: "valid",
+    bias: p.bias,
+    activation,
+    leakyreluAlpha: LEAKY_ALPHA,
+  });
+}
+
+/** face-api's input to its landmark and recognition nets: a square crop, (x − mean) / 255. */
+function normalizedCrop(tf: Tf, input: NetInput, size: number, mean: tfjs.Tensor1D): tfjs.Tensor4D {
+  return tf.div(tf.sub(tf.cast(input.toBatchTensor(size, true), "float32"), mean), 255);
 }
 
 interface ScaledConv {
@@ -209,10 +223,7 @@ export function fuseRecognitionNet(tf: Tf, net: RecognitionNet): void {
   for (const layer of convs) foldScale(tf, layer);
   const mean = tf.keep(tf.tensor1d(FACE_MEAN_RGB));
   net.forwardInput = (input) =>
-    tf.tidy(() => {
-      const batch = tf.cast(input.toBatchTensor(RECOGNITION_INPUT, true), "float32");
-      return recognitionForward(tf, tf.div(tf.sub(batch, mean), 255), params);
-    });
+    tf.tidy(() => recognitionForward(tf, normalizedCrop(tf, input, RECOGNITION_INPUT, mean), params));
 }
 
 function foldScale(tf: Tf, layer: ScaledConv): void {
@@ -298,8 +309,7 @@ export function fuseLandmarkNet(tf: Tf, net: LandmarkNet): void {
   const mean = tf.keep(tf.tensor1d(FACE_MEAN_RGB));
   extractor.forwardInput = (input) =>
     tf.tidy(() => {
-      const batch = tf.cast(input.toBatchTensor(LANDMARK_INPUT, true), "float32");
-      const out = runFreeing(tf.div(tf.sub(batch, mean), 255), [
+      const out = runFreeing(normalizedCrop(tf, input, LANDMARK_INPUT, mean), [
         denseBlock(tf, params.dense0),
         denseBlock(tf, params.dense1),
         denseBlock(tf, params.dense2),
@@ -321,14 +331,7 @@ function denseBlock(tf: Tf, p: DenseBlockParams): (x: tfjs.Tensor4D) => tfjs.Ten
           bias: c.bias,
           activation: relu ? "relu" : "linear",
         })
-      : tf.fused.conv2d({
-          x: tf.depthwiseConv2d(x, c.depthwise_filter, strides, "same"),
-          filter: c.pointwise_filter,
-          strides: 1,
-          pad: "valid",
-          bias: c.bias,
-          activation: relu ? "relu" : "linear",
-        });
+      : separableConv(tf, x, c, strides, relu ? "relu" : "linear");
   return (x) =>
     tf.tidy(() => {
       const out1 = conv(x, p.conv0, 2, true);
