@@ -63,7 +63,6 @@ interface FaceApiResult {
 }
 export type NetName = "ssdMobilenetv1" | "tinyFaceDetector" | "faceLandmark68Net" | "faceRecognitionNet";
 export interface FaceApi {
-  tf: typeof tfjs;
   nets: Record<NetName, LoadableNet & { readonly isLoaded: boolean }> & {
     tinyFaceDetector: TinyDetectorNet;
     faceRecognitionNet: RecognitionNet;
@@ -76,30 +75,38 @@ export interface FaceApi {
     options: object,
   ): { withFaceLandmarks(): { withFaceDescriptors(): Promise<FaceApiResult[]> } };
 }
+type Tf = typeof tfjs;
+
+/** face-api and the tfjs-core its nets run on (this code's tfjs: face-api's own `tf` may be a part of it). */
+export interface FaceApiRuntime {
+  faceapi: FaceApi;
+  tf: Tf;
+}
 
 const requireHere = createRequire(import.meta.url);
 
 /** Loads the face-api build that matches the backend that can run here. */
-function loadFaceApi(choice: BackendChoice): { faceapi: FaceApi; backend: string } {
+function loadFaceApi(choice: BackendChoice): FaceApiRuntime & { backend: string } {
   if ((choice === "auto" && tfjsNodeBuilt()) || choice === "tensorflow") {
     try {
       requireHere("@tensorflow/tfjs-node");
-      return { faceapi: requireHere("@vladmandic/face-api") as FaceApi, backend: "tensorflow" };
+      const faceapi = requireHere("@vladmandic/face-api") as FaceApi;
+      return { faceapi, tf: requireHere("@tensorflow/tfjs-core") as Tf, backend: "tensorflow" };
     } catch (err) {
       if (choice === "tensorflow")
         throw new Error(`FACE_BACKEND=tensorflow but @tensorflow/tfjs-node does not load: ${(err as Error).message}`);
     }
   }
-  skipUnusedTfjsPackages(choice === "cpu");
-  const faceapi = requireHere("@vladmandic/face-api/dist/face-api.node-wasm.js") as FaceApi;
-  if (choice === "cpu") return { faceapi, backend: "cpu" };
+  const tf = requireHere("@tensorflow/tfjs-core") as Tf;
+  const faceapi = requireFaceApiWasm(tf, choice === "cpu");
+  if (choice === "cpu") return { faceapi, tf, backend: "cpu" };
   const wasm = requireHere("@tensorflow/tfjs-backend-wasm") as {
     setWasmPaths(path: string, usePlatformFetch?: boolean): void;
   };
   // The .wasm binaries ship in the package: load them from disk, never from a CDN.
   const wasmDir = join(dirname(requireHere.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist/");
   wasm.setWasmPaths(wasmDir);
-  return { faceapi, backend: "wasm" };
+  return { faceapi, tf, backend: "wasm" };
 }
 
 /**
@@ -116,23 +123,59 @@ function tfjsNodeBuilt(): boolean {
 }
 
 /**
- * face-api's wasm build requires "@tensorflow/tfjs", whose entry loads every tfjs package: layers,
- * converter, data and the cpu and webgl backends (0.27 s at every start). face-api's nets are
- * written on tfjs-core alone, so the unused packages are given to it as empty modules (0.1 s).
+ * The tfjs functions face-api's wasm build calls (1.7.15; a test checks the list against the build).
+ * face-api copies the namespace it is given for "@tensorflow/tfjs", ~480 names, into each of its 42
+ * modules (~20,000 getters, ~50 ms of every start); given these 41, a few hundred.
  */
-function skipUnusedTfjsPackages(keepCpuBackend: boolean): void {
-  const union = requireHere.resolve("@tensorflow/tfjs");
+export const FACE_API_TFJS = [
+  ...["Tensor", "Variable", "browser", "image", "io", "tidy", "cast", "clipByValue", "fill", "zeros", "scalar"],
+  ...["tensor", "tensor1d", "tensor2d", "tensor3d", "tensor4d", "reshape", "expandDims", "concat", "stack"],
+  ...["unstack", "slice", "slice3d", "pad", "tile", "transpose", "add", "sub", "mul", "div", "exp", "matMul"],
+  ...["relu", "sigmoid", "softmax", "batchNorm", "conv2d", "depthwiseConv2d", "separableConv2d", "avgPool"],
+  "maxPool",
+] as const;
+
+export const FACE_API_WASM_BUILD = "@vladmandic/face-api/dist/face-api.node-wasm.js";
+
+/** face-api's wasm build, given `FACE_API_TFJS` of tfjs-core for "@tensorflow/tfjs" while it loads. */
+function requireFaceApiWasm(tf: Tf, cpuBackend: boolean): FaceApi {
+  const path = requireHere.resolve(FACE_API_WASM_BUILD);
+  if (requireHere.cache[path]) return requireHere(path) as FaceApi;
+  const union = createRequire(path).resolve("@tensorflow/tfjs");
+  skipUnusedTfjsPackages(union, cpuBackend);
+  // Its entry registers the tensor methods face-api calls (as3D, …) and the gradients.
+  requireHere(union);
+  const real = requireHere.cache[union];
+  requireHere.cache[union] = loadedModule(union, Object.fromEntries(FACE_API_TFJS.map((name) => [name, tf[name]])));
+  try {
+    return requireHere(path) as FaceApi;
+  } finally {
+    requireHere.cache[union] = real;
+  }
+}
+
+/**
+ * "@tensorflow/tfjs" loads every tfjs package: layers, converter, data and the cpu and webgl backends
+ * (0.27 s at every start). face-api's nets are written on tfjs-core alone, so the unused packages
+ * are given to the union as empty modules (0.1 s).
+ */
+function skipUnusedTfjsPackages(union: string, keepCpuBackend: boolean): void {
   if (requireHere.cache[union]) return;
   const requireFromUnion = createRequire(union);
   const unused = ["layers", "converter", "data", "backend-webgl", ...(keepCpuBackend ? [] : ["backend-cpu"])];
   for (const name of unused) {
     const path = requireFromUnion.resolve(`@tensorflow/tfjs-${name}`);
-    if (requireHere.cache[path]) continue;
-    const empty = new Module(path);
-    empty.filename = path;
-    empty.loaded = true;
-    requireHere.cache[path] = empty;
+    requireHere.cache[path] ??= loadedModule(path, {});
   }
+}
+
+/** What `require(path)` returns from the cache: `exports`, without reading the file. */
+function loadedModule(path: string, exports: object): Module {
+  const module = new Module(path);
+  module.filename = path;
+  module.loaded = true;
+  module.exports = exports;
+  return module;
 }
 
 /** The weight files of each net in face-api's model folder. */
@@ -161,18 +204,17 @@ export function loadFaceEngine(options: EngineOptions): Promise<FaceEngine> {
 }
 
 /** face-api on the chosen backend, ready for its nets to load. */
-export async function startFaceApi(choice: BackendChoice): Promise<FaceApi> {
-  const { faceapi, backend } = loadFaceApi(choice);
+export async function startFaceApi(choice: BackendChoice): Promise<FaceApiRuntime> {
+  const { faceapi, tf, backend } = loadFaceApi(choice);
   if (backend !== "tensorflow") {
-    if (!(await faceapi.tf.setBackend(backend))) throw new Error(`the tfjs ${backend} backend failed to start`);
+    if (!(await tf.setBackend(backend))) throw new Error(`the tfjs ${backend} backend failed to start`);
   }
-  await faceapi.tf.ready();
-  return faceapi;
+  await tf.ready();
+  return { faceapi, tf };
 }
 
 async function createEngine(options: EngineOptions): Promise<FaceEngine> {
-  const faceapi = await startFaceApi(options.backend);
-  const tf = faceapi.tf;
+  const { faceapi, tf } = await startFaceApi(options.backend);
   const dir = modelDir();
   const nets: NetName[] = [
     options.detector === "ssd" ? "ssdMobilenetv1" : "tinyFaceDetector",
@@ -188,7 +230,7 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
   // Nets are shared by every engine of the process (face-api keeps them globally): load each once.
   for (const name of nets) {
     if (faceapi.nets[name].isLoaded) continue;
-    await loadNetWeights(tf, faceapi.nets[name], dir, MODEL_FILES[name]);
+    loadNetWeights(tf, faceapi.nets[name], dir, MODEL_FILES[name]);
     fuse[name]?.();
   }
   const detectorOptions =

@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FaceApi, modelDir, startFaceApi } from "../../../../functions/face-recognition/pipeline/faces.js";
+import { type FaceApiRuntime, modelDir, startFaceApi } from "../../../../functions/face-recognition/pipeline/faces.js";
 import { type Frame, readFrames } from "../../../../functions/face-recognition/pipeline/frames.js";
 import {
   fuseLandmarkNet,
@@ -54,19 +54,20 @@ const distance = (a: Float32Array, b: Float32Array) => Math.hypot(...a.map((v, i
 
 describe.skipIf(!data)("the fused nets", () => {
   const dir = data as string;
-  let faceapi: FaceApi;
+  let faceapi: FaceApiRuntime["faceapi"];
+  let tf: FaceApiRuntime["tf"];
   let faceApis: TinyFaceDetector;
   let fused: TinyFaceDetector;
   let frames: Frame[];
   const crops: tfjs.Tensor3D[] = [];
 
   beforeAll(async () => {
-    faceapi = await startFaceApi("auto");
+    ({ faceapi, tf } = await startFaceApi("auto"));
     const { TinyFaceDetector } = faceapi as unknown as FaceApiClasses;
     faceApis = new TinyFaceDetector();
     fused = new TinyFaceDetector();
     await Promise.all([faceApis.loadFromDisk(modelDir()), fused.loadFromDisk(modelDir())]);
-    fuseTinyDetector(faceapi.tf, fused);
+    fuseTinyDetector(tf, fused);
     const files = [
       join(dir, "cse546", "videos", "test_0.mp4"),
       join(dir, "cse546", "videos", "test_5.mp4"),
@@ -79,7 +80,7 @@ describe.skipIf(!data)("the fused nets", () => {
     // The faces face-api's own detector finds, cut out as its landmark and recognition nets get them.
     const { extractFaceTensors } = faceapi as unknown as FaceApiClasses;
     for (const frame of frames) {
-      const image = faceapi.tf.tensor3d(new Uint8Array(frame.rgb), [frame.height, frame.width, 3], "int32");
+      const image = tf.tensor3d(new Uint8Array(frame.rgb), [frame.height, frame.width, 3], "int32");
       const found = await faceApis.locateFaces(image, { inputSize: 416, scoreThreshold: 0.3 });
       crops.push(
         ...(await extractFaceTensors(
@@ -91,10 +92,9 @@ describe.skipIf(!data)("the fused nets", () => {
     }
   });
 
-  afterAll(() => faceapi.tf.dispose(crops));
+  afterAll(() => tf.dispose(crops));
 
   const locate = async (net: TinyFaceDetector, frame: Frame, inputSize: number) => {
-    const tf = faceapi.tf;
     const input = tf.tensor3d(new Uint8Array(frame.rgb), [frame.height, frame.width, 3], "int32");
     try {
       return await net.locateFaces(input, { inputSize, scoreThreshold: 0.3 });
@@ -125,9 +125,9 @@ describe.skipIf(!data)("the fused nets", () => {
   it("frees every tensor of its pass", async () => {
     const frame = frames[0] as Frame;
     await locate(fused, frame, 416);
-    const before = faceapi.tf.memory().numTensors;
+    const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) await locate(fused, frame, 416);
-    expect(faceapi.tf.memory().numTensors).toBe(before);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it("gives the descriptors face-api gives, on the faces of the frames", async () => {
@@ -135,7 +135,7 @@ describe.skipIf(!data)("the fused nets", () => {
     const theirs = new FaceRecognitionNet();
     const ours = new FaceRecognitionNet();
     await Promise.all([theirs.loadFromDisk(modelDir()), ours.loadFromDisk(modelDir())]);
-    fuseRecognitionNet(faceapi.tf, ours);
+    fuseRecognitionNet(tf, ours);
     // The folded weights keep face-api's own pass valid too (identity scale layers).
     const fusedPass = ours.forwardInput;
     const faceApisPass = Object.getPrototypeOf(ours).forwardInput as RecognitionNet["forwardInput"];
@@ -154,7 +154,7 @@ describe.skipIf(!data)("the fused nets", () => {
     const theirs = new FaceLandmark68Net();
     const ours = new FaceLandmark68Net();
     await Promise.all([theirs.loadFromDisk(modelDir()), ours.loadFromDisk(modelDir())]);
-    fuseLandmarkNet(faceapi.tf, ours);
+    fuseLandmarkNet(tf, ours);
     expect(crops.length).toBeGreaterThanOrEqual(frames.length);
     for (const crop of crops) {
       const expected = (await theirs.detectLandmarks(crop)).positions;
@@ -169,8 +169,8 @@ describe.skipIf(!data)("the fused nets", () => {
 
   it("refuses nets that are not loaded face-api nets of the right kind", () => {
     const { TinyFaceDetector, FaceRecognitionNet, FaceLandmark68Net } = faceapi as unknown as FaceApiClasses;
-    expect(() => fuseLandmarkNet(faceapi.tf, new FaceLandmark68Net())).toThrow(/loaded FaceLandmark68Net/);
-    expect(() => fuseTinyDetector(faceapi.tf, new TinyFaceDetector())).toThrow(/loaded TinyFaceDetector/);
-    expect(() => fuseRecognitionNet(faceapi.tf, new FaceRecognitionNet())).toThrow(/loaded FaceRecognitionNet/);
+    expect(() => fuseLandmarkNet(tf, new FaceLandmark68Net())).toThrow(/loaded FaceLandmark68Net/);
+    expect(() => fuseTinyDetector(tf, new TinyFaceDetector())).toThrow(/loaded TinyFaceDetector/);
+    expect(() => fuseRecognitionNet(tf, new FaceRecognitionNet())).toThrow(/loaded FaceRecognitionNet/);
   });
 });

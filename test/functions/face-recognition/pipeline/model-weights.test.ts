@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  type FaceApi,
+  type FaceApiRuntime,
   MODEL_FILES,
   modelDir,
   type NetName,
@@ -28,7 +28,8 @@ const NET_CLASSES: Record<NetName, string> = {
 };
 
 describe("loading model weights into the backend", () => {
-  let faceapi: FaceApi;
+  let faceapi: FaceApiRuntime["faceapi"];
+  let tf: FaceApiRuntime["tf"];
   let tmp: string;
   const newNet = (name: NetName) => {
     const NetClass = (faceapi as unknown as Record<string, new () => Net>)[NET_CLASSES[name]];
@@ -37,7 +38,7 @@ describe("loading model weights into the backend", () => {
   };
 
   beforeAll(async () => {
-    faceapi = await startFaceApi("auto");
+    ({ faceapi, tf } = await startFaceApi("auto"));
     tmp = await mkdtemp(join(tmpdir(), "weights-"));
   });
   afterAll(() => rm(tmp, { recursive: true, force: true }));
@@ -47,7 +48,7 @@ describe("loading model weights into the backend", () => {
       const theirs = newNet(name);
       const ours = newNet(name);
       await theirs.loadFromDisk(modelDir());
-      await loadNetWeights(faceapi.tf, ours, modelDir(), MODEL_FILES[name]);
+      loadNetWeights(tf, ours, modelDir(), MODEL_FILES[name]);
       const expected = theirs.getParamList();
       const got = ours.getParamList();
       expect(got.map((p) => p.path)).toEqual(expected.map((p) => p.path));
@@ -75,12 +76,12 @@ describe("loading model weights into the backend", () => {
 
   it("refuses a weights file that ends early, naming the weight, and frees what it had loaded", async () => {
     const dir = await damaged(MODEL_FILES.faceLandmark68Net, (_, bin) => truncate(bin, 100_000));
-    const before = faceapi.tf.memory().numTensors;
+    const before = tf.memory().numTensors;
     const net = newNet("faceLandmark68Net");
-    await expect(loadNetWeights(faceapi.tf, net, dir, MODEL_FILES.faceLandmark68Net)).rejects.toThrow(
+    expect(() => loadNetWeights(tf, net, dir, MODEL_FILES.faceLandmark68Net)).toThrow(
       /face_landmark_68_model-weights_manifest\.json: the weights end inside \S+/,
     );
-    expect(faceapi.tf.memory().numTensors).toBe(before);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it("refuses a quantization it does not read, naming the weight", async () => {
@@ -90,7 +91,7 @@ describe("loading model weights into the backend", () => {
       await writeFile(manifest, JSON.stringify(groups));
     });
     const net = newNet("tinyFaceDetector");
-    await expect(loadNetWeights(faceapi.tf, net, dir, MODEL_FILES.tinyFaceDetector)).rejects.toThrow(
+    expect(() => loadNetWeights(tf, net, dir, MODEL_FILES.tinyFaceDetector)).toThrow(
       /weight \S+ is float32 quantized as float16, which this loader does not read/,
     );
   });
