@@ -34,6 +34,8 @@ interface TinyDetectorParams {
 }
 
 interface NetInput {
+  readonly batchSize: number;
+  getInput(batchIndex: number): unknown;
   toBatchTensor(inputSize: number, isCenterInputs: boolean): tfjs.Tensor4D;
 }
 
@@ -65,14 +67,32 @@ export function fuseTinyDetector(tf: Tf, net: TinyDetectorNet): void {
     };
   }) as ConvParams;
   const folded = { ...params, conv0 };
-  net.forwardInput = (input, inputSize) =>
-    tf.tidy(() => {
-      const batch = input.toBatchTensor(inputSize, false);
-      if (batch.dtype === "float32") return forward(tf, batch, folded);
-      const floats = tf.cast(batch, "float32");
-      batch.dispose();
-      return forward(tf, floats, folded);
-    });
+  net.forwardInput = (input, inputSize) => tf.tidy(() => forward(tf, squareBatch(tf, input, inputSize), folded));
+}
+
+/**
+ * face-api's `toBatchTensor(inputSize, false)` for one image tensor: the image padded with zeros
+ * after it to a square, resized to inputSize. The same values through three tensors: face-api's
+ * own makes nine (pads, casts, a concat, a stack; 20 MB of the wasm heap at 640 px).
+ */
+function squareBatch(tf: Tf, input: NetInput, inputSize: number): tfjs.Tensor4D {
+  const image = input.batchSize === 1 ? input.getInput(0) : undefined;
+  if (!(image instanceof tf.Tensor) || (image.rank !== 3 && image.rank !== 4))
+    return tf.cast(input.toBatchTensor(inputSize, false), "float32");
+  // What toBatchTensor records first: face-api maps the boxes back to the image with it.
+  (input as unknown as { _inputSize: number })._inputSize = inputSize;
+  return tf.tidy(() => {
+    const batch = tf.cast(image.rank === 3 ? tf.expandDims(image, 0) : image, "float32") as tfjs.Tensor4D;
+    const [, height, width] = batch.shape;
+    const side = Math.max(height, width);
+    const square = tf.pad(batch, [
+      [0, 0],
+      [0, side - height],
+      [0, side - width],
+      [0, 0],
+    ]);
+    return side === inputSize ? square : tf.image.resizeBilinear(square, [inputSize, inputSize], false, false);
+  });
 }
 
 function forward(tf: Tf, x: tfjs.Tensor4D, p: TinyDetectorParams): tfjs.Tensor4D {
