@@ -32,7 +32,8 @@ export async function createFunctionApp(config: FunctionConfig, logger: Logger):
     openStudents(config.students, () => createDynamoClient(config.dynamo)),
   ]);
   const analyzer = makeAnalyzer(config.recognition, engine, gallery, students);
-  // An ffmpeg started for the next video is always waiting: it takes ~0.12 s to start.
+  // An ffmpeg started for the next video is always waiting: it takes ~0.12 s to start (the first,
+  // with fluent-ffmpeg's probes, ~0.4 s: from here on, while the server starts listening).
   startDecoderAhead(analyzer.frames);
   const handle = createHandler({
     source: new S3VideoSource(s3),

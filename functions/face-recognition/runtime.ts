@@ -6,7 +6,7 @@ import type { RecognitionSettings, StudentSettings } from "./config.js";
 import { type Gallery, loadGallery, parseGalleryText, toMatchIndex } from "./gallery/gallery.js";
 import type { Analyzer } from "./pipeline/analyze.js";
 import { type FaceEngine, loadFaceEngine } from "./pipeline/faces.js";
-import { useFfmpeg, warmUpFfmpeg } from "./pipeline/ffmpeg.js";
+import { prepareFfmpeg, useFfmpeg } from "./pipeline/ffmpeg.js";
 import type { FrameOptions } from "./pipeline/frames.js";
 import { defaultRules, type MatchRules } from "./pipeline/match.js";
 import { DynamoStudentDirectory, FileStudentDirectory, type StudentDirectory } from "./pipeline/students.js";
@@ -15,10 +15,8 @@ export async function startEngine(settings: RecognitionSettings): Promise<FaceEn
   useFfmpeg(settings.ffmpegPath);
   // The ffmpeg host is forked first, while this process is small: after a fork, each page the
   // parent writes costs a fault (copy-on-write), ~15 µs here; once the models are in, 0.2 s.
-  const ffmpegReady = warmUpFfmpeg();
-  const engine = await loadEngine(settings);
-  await ffmpegReady;
-  return engine;
+  prepareFfmpeg();
+  return loadEngine(settings);
 }
 
 function loadEngine(settings: RecognitionSettings): Promise<FaceEngine> {

@@ -27,15 +27,13 @@ export type HostRequest =
       output: string;
     }
   | { op: "feed"; id: number; file: string }
-  | { op: "kill"; id: number }
-  | { op: "warm-up"; ffmpegPath: string };
+  | { op: "kill"; id: number };
 
 export type HostEvent =
   | { type: "start"; id: number; pid: number }
   | { type: "stderr"; id: number; line: string }
   | { type: "codecData"; id: number; data: CodecData }
-  | { type: "exit"; id: number; error?: string }
-  | { type: "warm"; error?: string };
+  | { type: "exit"; id: number; error?: string };
 
 interface Run {
   command: FfmpegCommand;
@@ -98,23 +96,10 @@ function kill(id: number): void {
   entry.command.kill("SIGKILL");
 }
 
-function warmUp(ffmpegPath: string): void {
-  // fluent-ffmpeg asks ffmpeg for its formats and encoders before its first command in a process
-  // (two extra ffmpeg runs): done at start, they are off the first video's time.
-  const probe = ffmpeg().setFfmpegPath(ffmpegPath);
-  const ask = (what: "getAvailableFormats" | "getAvailableEncoders") =>
-    new Promise<void>((resolve, reject) => probe[what]((err) => (err ? reject(err) : resolve())));
-  Promise.all([ask("getAvailableFormats"), ask("getAvailableEncoders")]).then(
-    () => send({ type: "warm" }),
-    (err: Error) => send({ type: "warm", error: err.message }),
-  );
-}
-
 process.on("message", (request: HostRequest) => {
   if (request.op === "run") run(request);
   else if (request.op === "feed") feed(request.id, request.file);
-  else if (request.op === "kill") kill(request.id);
-  else warmUp(request.ffmpegPath);
+  else kill(request.id);
 });
 
 // The function process is gone (even killed): so are its ffmpegs, stopped ones included.

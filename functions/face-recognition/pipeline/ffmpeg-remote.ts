@@ -53,7 +53,6 @@ interface HostedRun {
 class FfmpegHost {
   private readonly child: ChildProcess;
   private readonly runs = new Map<number, HostedRun>();
-  private readonly warmUps: ((error?: string) => void)[] = [];
   private gone = false;
 
   constructor(
@@ -66,7 +65,6 @@ class FfmpegHost {
       if (this.gone) return;
       this.gone = true;
       onExit();
-      for (const waiter of this.warmUps.splice(0)) waiter(reason);
       for (const [id, run] of this.runs) {
         // Its ffmpeg outlives it: no one else would stop it.
         if (run.pid) killQuietly(run.pid);
@@ -77,14 +75,6 @@ class FfmpegHost {
     this.child.on("error", (err) => end(`the ffmpeg host process failed: ${err.message}`));
     this.child.unref();
     this.updateHold();
-  }
-
-  warmUp(ffmpegPath: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.warmUps.push((error) => (error ? reject(new Error(`ffmpeg does not run: ${error}`)) : resolve()));
-      this.updateHold();
-      this.send({ op: "warm-up", ffmpegPath });
-    });
   }
 
   run(spec: RunSpec, listeners: RunListeners): RemoteRun {
@@ -122,11 +112,6 @@ class FfmpegHost {
   }
 
   private receive(event: HostEvent): void {
-    if (event.type === "warm") {
-      this.warmUps.shift()?.(event.error);
-      this.updateHold();
-      return;
-    }
     const run = this.runs.get(event.id);
     if (!run) return;
     if (event.type === "start") run.pid = event.pid;
@@ -144,9 +129,9 @@ class FfmpegHost {
     run.listeners.exit(error);
   }
 
-  /** The host keeps this process running only while it is awaited: a warm-up, or a run that should. */
+  /** The host keeps this process running only while a run that should is on. */
   private updateHold(): void {
-    const hold = this.warmUps.length > 0 || [...this.runs.values()].some((run) => run.keepAlive);
+    const hold = [...this.runs.values()].some((run) => run.keepAlive);
     hold ? this.child.channel?.ref() : this.child.channel?.unref();
   }
 
@@ -213,7 +198,7 @@ export function runFfmpeg(spec: RunSpec, listeners: RunListeners): RemoteRun {
   return currentHost().run(spec, listeners);
 }
 
-/** Forks the host (best while this process is small) and has it check that ffmpeg runs. */
-export function warmUpFfmpegHost(ffmpegPath: string): Promise<void> {
-  return currentHost().warmUp(ffmpegPath);
+/** Forks the host now if there is none: best while this process is small. */
+export function startFfmpegHost(): void {
+  currentHost();
 }

@@ -3,11 +3,12 @@
 // this process reads: each frame carries its own width and height, so rotation and rounding never
 // have to be guessed, and nothing touches disk. The input is the downloaded file, or the same file
 // streamed to ffmpeg's stdin by the host (a decoder started ahead: frames.ts).
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
+import { delimiter, join } from "node:path";
 import type { Socket } from "node:net";
 import { VideoError } from "./errors.js";
-import { FfmpegHostError, runFfmpeg, warmUpFfmpegHost } from "./ffmpeg-remote.js";
+import { FfmpegHostError, runFfmpeg, startFfmpegHost } from "./ffmpeg-remote.js";
 import type { Frame, FrameOptions } from "./frames.js";
 
 const requireFromHere = createRequire(import.meta.url);
@@ -350,7 +351,32 @@ export function describeFfmpegFailure(err: Error, stderrTail: string[]): string 
   return `ffmpeg could not decode the video: ${last.slice(0, 300)}`;
 }
 
-/** Starts the ffmpeg host and checks that ffmpeg runs, before the first video needs them. */
-export function warmUpFfmpeg(): Promise<void> {
-  return warmUpFfmpegHost(ffmpegPath);
+/**
+ * At start: checks that the ffmpeg to run is there, and forks the ffmpeg host while this process is
+ * small. Before its first command in a process, fluent-ffmpeg asks ffmpeg for its formats and
+ * encoders (two ffmpeg runs, ~0.27 s): that happens with the first decoder started, the spare
+ * started once the engine is loaded (frames.ts), not during the load, which it slowed by ~0.2 s.
+ */
+export function prepareFfmpeg(): void {
+  if (!executableAt(ffmpegPath)) {
+    throw new Error(
+      `ffmpeg not found: ${JSON.stringify(ffmpegPath)} is not an executable file${ffmpegPath.includes("/") ? "" : " on PATH"} (set FFMPEG_PATH, or install ffmpeg)`,
+    );
+  }
+  startFfmpegHost();
+}
+
+/** A path with a slash names the file; a bare name is looked up on PATH, as spawning it would. */
+function executableAt(path: string): boolean {
+  const candidates = path.includes("/")
+    ? [path]
+    : (process.env.PATH ?? "").split(delimiter).flatMap((dir) => (dir ? [join(dir, path)] : []));
+  return candidates.some((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
 }
