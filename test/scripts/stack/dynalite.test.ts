@@ -2,7 +2,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort, isOurProcess } from "../../../ceph/local/daemon.js";
@@ -34,6 +34,9 @@ async function roundTrip(endpoint: string, table: string): Promise<unknown> {
         BillingMode: "PAY_PER_REQUEST",
       }),
     );
+    // As with DynamoDB, a new table takes writes once it is ACTIVE (on a data path, dynalite can
+    // answer the create before it has stored the status).
+    await waitUntilTableExists({ client: db, maxWaitTime: 30 }, { TableName: table });
     await db.send(new PutCommand({ TableName: table, Item: { name: "floki", year: "junior" } }));
     return (await db.send(new GetCommand({ TableName: table, Key: { name: "floki" } }))).Item;
   } finally {
