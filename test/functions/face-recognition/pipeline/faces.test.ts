@@ -15,11 +15,11 @@ const require = createRequire(import.meta.url);
 function tfjsNamesUsed(source: string): { aliases: string[]; names: Set<string> } {
   // esbuild wraps the module that requires "@tensorflow/tfjs" (`var x=wrap((exports,module)=>{…`)
   // and each of face-api's modules takes it as `var alias=toESM(x())`.
-  const wrapper = /var ([\w$]+)=[\w$]+\(\([\w$]+,[\w$]+\)=>\{[^]*?require\("@tensorflow\/tfjs"\)/.exec(source)?.[1];
+  const wrapper = /var ([\w$]+)=[\w$]+\(\([\w$]+,[\w$]+\)=>\{[\s\S]*?require\("@tensorflow\/tfjs"\)/.exec(source)?.[1];
   if (!wrapper) return { aliases: [], names: new Set() };
-  const aliases = [...source.matchAll(new RegExp(`([\\w$]+)=[\\w$]+\\(${wrapper.replace("$", "\\$")}\\(\\)\\)`, "g"))].map(
-    (m) => m[1] as string,
-  );
+  const aliases = [
+    ...source.matchAll(new RegExp(`([\\w$]+)=[\\w$]+\\(${wrapper.replace("$", "\\$")}\\(\\)\\)`, "g")),
+  ].map((m) => m[1] as string);
   const names = new Set<string>();
   for (const alias of aliases) {
     const use = new RegExp(`(?<![\\w$.])${alias.replace("$", "\\$")}\\.([\\w$]+)`, "g");
