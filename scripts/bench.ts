@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { httpStatus, waitFor } from "../ceph/local/daemon.js";
 import { readSettings } from "../lib/config.js";
 import { createLogger } from "../lib/log.js";
 import { createS3Client, downloadObject, putText } from "../lib/s3.js";
@@ -194,16 +195,13 @@ async function coldStart(
     stdio: "ignore",
   });
   try {
-    let readyMs: number | undefined;
-    while (readyMs === undefined) {
-      if (performance.now() - started > 60_000) throw new Error("the function did not become ready in 60 s");
-      const ok = await fetch(`http://127.0.0.1:${port}/_/health`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) readyMs = performance.now() - started;
-      else await new Promise((r) => setTimeout(r, 5));
-    }
+    const health = `http://127.0.0.1:${port}/_/health`;
+    const readyMs = await waitFor(
+      `the function to answer ${health}`,
+      async () => ((await httpStatus(health)) === 200 ? performance.now() - started : undefined),
+      60_000,
+      5,
+    );
     const sent = performance.now();
     const res = await fetch(`http://127.0.0.1:${port}/`, {
       method: "POST",
