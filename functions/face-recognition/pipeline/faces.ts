@@ -87,17 +87,16 @@ const requireHere = createRequire(import.meta.url);
 
 /** Loads the face-api build that matches the backend that can run here. */
 function loadFaceApi(choice: BackendChoice): FaceApiRuntime & { backend: string } {
+  const tf = requireHere("@tensorflow/tfjs-core") as Tf;
   if ((choice === "auto" && tfjsNodeBuilt()) || choice === "tensorflow") {
     try {
       requireHere("@tensorflow/tfjs-node");
-      const faceapi = requireHere("@vladmandic/face-api") as FaceApi;
-      return { faceapi, tf: requireHere("@tensorflow/tfjs-core") as Tf, backend: "tensorflow" };
+      return { faceapi: requireHere("@vladmandic/face-api") as FaceApi, tf, backend: "tensorflow" };
     } catch (err) {
       if (choice === "tensorflow")
         throw new Error(`FACE_BACKEND=tensorflow but @tensorflow/tfjs-node does not load: ${(err as Error).message}`);
     }
   }
-  const tf = requireHere("@tensorflow/tfjs-core") as Tf;
   const faceapi = requireFaceApiWasm(tf, choice === "cpu");
   if (choice === "cpu") return { faceapi, tf, backend: "cpu" };
   const wasm = requireHere("@tensorflow/tfjs-backend-wasm") as {
