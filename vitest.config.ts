@@ -2,7 +2,12 @@ import { defineConfig } from "vitest/config";
 
 // unit: pure logic and local tools (ffmpeg, the models), no services.
 // integration: *.int.test.ts and test/e2e — real Ceph RGW and dynalite, started once per run.
+// stock: the recognition tests again, on stock face-api (FACE_SPEEDUPS=off): both paths must pass.
 const integration = ["test/**/*.int.test.ts", "test/e2e/**/*.test.ts"];
+const recognition = [
+  "test/functions/face-recognition/recognition.test.ts",
+  "test/functions/face-recognition/cli.test.ts",
+];
 
 export default defineConfig({
   test: {
@@ -15,6 +20,7 @@ export default defineConfig({
     maxWorkers: 2,
     projects: [
       { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: integration } },
+      { extends: true, test: { name: "stock", include: recognition, env: { FACE_SPEEDUPS: "off" } } },
       {
         extends: true,
         test: { name: "integration", include: integration, globalSetup: ["test/support/global-setup.ts"] },

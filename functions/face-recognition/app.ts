@@ -31,6 +31,8 @@ export async function createFunctionApp(config: FunctionConfig, logger: Logger):
     readGallery(config.gallery, s3),
     openStudents(config.students, () => createDynamoClient(config.dynamo)),
   ]);
+  if (!engine.speedups.enabled && engine.speedups.versionMismatch)
+    logger.warn("engine speedups off: stock face-api", { reason: engine.speedups.reason });
   const analyzer = makeAnalyzer(config.recognition, engine, gallery, students);
   // An ffmpeg started for the next video is always waiting: it takes ~0.12 s to start (the first,
   // with fluent-ffmpeg's probes, ~0.4 s: from here on, while the server starts listening).

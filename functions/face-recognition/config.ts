@@ -5,12 +5,15 @@ import { type Env, readSettings, type SettingsReader } from "../../lib/config.js
 import { type DynamoSettings, readDynamoSettings, readS3Settings, type S3Settings } from "../../lib/cloud.js";
 import type { BackendChoice, Detector } from "./pipeline/faces.js";
 import type { MatchRules } from "./pipeline/match.js";
+import { SPEEDUP_SETTINGS, type SpeedupSetting } from "./pipeline/speedups.js";
 import type { Mode } from "./pipeline/recognize.js";
 
 export interface RecognitionSettings {
   mode: Mode;
   detector: Detector;
   backend: BackendChoice;
+  /** The engine's speedups (pipeline/speedups.ts): `auto` where proven, `off` for stock face-api. */
+  speedups: SpeedupSetting;
   sampleFps: number;
   frameWidth: number;
   tinyInputSize: number;
@@ -58,6 +61,7 @@ export function readRecognitionSettings(read: SettingsReader): RecognitionSettin
     mode: read.oneOf("RECOGNITION_MODE", ["all", "first"] as const, "all"),
     detector: read.oneOf("DETECTOR", ["tiny", "ssd"] as const, "tiny"),
     backend: read.oneOf("FACE_BACKEND", ["auto", "tensorflow", "wasm", "cpu"] as const, "auto"),
+    speedups: read.oneOf("FACE_SPEEDUPS", SPEEDUP_SETTINGS, "auto"),
     sampleFps: read.number("SAMPLE_FPS", 2, { min: 0.05, max: 60 }),
     frameWidth: read.int("FRAME_WIDTH", 640, { min: 64, max: 4096 }),
     tinyInputSize: read.int("TINY_INPUT_SIZE", 416, { min: 128, max: 1024 }),

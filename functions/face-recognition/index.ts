@@ -17,6 +17,7 @@ async function serve(): Promise<void> {
     url: server.url,
     backend: app.analyzer.engine.backend,
     detector: app.analyzer.engine.detector,
+    speedups: app.analyzer.engine.speedups.enabled,
     people: app.gallery.people.length,
     galleryModel: app.gallery.model,
     rules: app.analyzer.rules,

@@ -26,6 +26,7 @@ function loadEngine(settings: RecognitionSettings): Promise<FaceEngine> {
     // The detector keeps candidates a little below the match rule's score, which decides.
     minDetectionScore: Math.min(0.4, settings.rules.minScore ?? 0.4),
     tinyInputSize: settings.tinyInputSize,
+    speedups: settings.speedups,
   });
 }
 

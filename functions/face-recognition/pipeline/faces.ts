@@ -6,6 +6,7 @@ import Module, { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs-core";
 import { type LoadableNet, loadNetWeights } from "./model-weights.js";
+import { decideSpeedups, installedVersions, type SpeedupDecision, type SpeedupSetting } from "./speedups.js";
 import {
   fuseLandmarkNet,
   fuseRecognitionNet,
@@ -42,6 +43,8 @@ export interface RgbImage {
 export interface FaceEngine {
   readonly backend: string;
   readonly detector: Detector;
+  /** Whether face-api runs with this project's speedups (speedups.ts), and if not, why. */
+  readonly speedups: SpeedupDecision;
   detect(image: RgbImage): Promise<DetectedFace[]>;
   /** Live tensors in the engine: flat across frames when nothing leaks. */
   tensorCount(): number;
@@ -54,6 +57,7 @@ export interface EngineOptions {
   minDetectionScore: number;
   /** Input size of the tiny detector (multiple of 32). */
   tinyInputSize: number;
+  speedups: SpeedupSetting;
 }
 
 // face-api's own types come from its bundled tfjs; keep the surface we use small and typed here.
@@ -63,7 +67,7 @@ interface FaceApiResult {
 }
 export type NetName = "ssdMobilenetv1" | "tinyFaceDetector" | "faceLandmark68Net" | "faceRecognitionNet";
 export interface FaceApi {
-  nets: Record<NetName, LoadableNet & { readonly isLoaded: boolean }> & {
+  nets: Record<NetName, LoadableNet & { readonly isLoaded: boolean; loadFromDisk(dir: string): Promise<void> }> & {
     tinyFaceDetector: TinyDetectorNet;
     faceRecognitionNet: RecognitionNet;
     faceLandmark68Net: LandmarkNet;
@@ -83,29 +87,40 @@ export interface FaceApiRuntime {
   tf: Tf;
 }
 
+export interface FaceApiStart extends FaceApiRuntime {
+  speedups: SpeedupDecision;
+}
+
 const requireHere = createRequire(import.meta.url);
 
-/** Loads the face-api build that matches the backend that can run here. */
-function loadFaceApi(choice: BackendChoice): FaceApiRuntime & { backend: string } {
+interface LoadedFaceApi extends FaceApiStart {
+  backend: string;
+}
+
+/** Loads the face-api build that matches the backend that can run here, stock unless the speedups apply. */
+function loadFaceApi(choice: BackendChoice, setting: SpeedupSetting): LoadedFaceApi {
   const tf = requireHere("@tensorflow/tfjs-core") as Tf;
   if ((choice === "auto" && tfjsNodeBuilt()) || choice === "tensorflow") {
     try {
       requireHere("@tensorflow/tfjs-node");
-      return { faceapi: requireHere("@vladmandic/face-api") as FaceApi, tf, backend: "tensorflow" };
+      const speedups = decideSpeedups(setting, "tensorflow", installedVersions());
+      return { faceapi: requireHere("@vladmandic/face-api") as FaceApi, tf, backend: "tensorflow", speedups };
     } catch (err) {
       if (choice === "tensorflow")
         throw new Error(`FACE_BACKEND=tensorflow but @tensorflow/tfjs-node does not load: ${(err as Error).message}`);
     }
   }
-  const faceapi = requireFaceApiWasm(tf, choice === "cpu");
-  if (choice === "cpu") return { faceapi, tf, backend: "cpu" };
-  const wasm = requireHere("@tensorflow/tfjs-backend-wasm") as {
-    setWasmPaths(path: string, usePlatformFetch?: boolean): void;
-  };
-  // The .wasm binaries ship in the package: load them from disk, never from a CDN.
-  const wasmDir = join(dirname(requireHere.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist/");
-  wasm.setWasmPaths(wasmDir);
-  return { faceapi, tf, backend: "wasm" };
+  const backend = choice === "cpu" ? "cpu" : "wasm";
+  const speedups = decideSpeedups(setting, backend, installedVersions());
+  const faceapi = speedups.enabled ? requireFaceApiTrimmed(tf) : (requireHere(FACE_API_WASM_BUILD) as FaceApi);
+  if (backend === "wasm") {
+    const wasm = requireHere("@tensorflow/tfjs-backend-wasm") as {
+      setWasmPaths(path: string, usePlatformFetch?: boolean): void;
+    };
+    // The .wasm binaries ship in the package: load them from disk, never from a CDN.
+    wasm.setWasmPaths(join(dirname(requireHere.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist/"));
+  }
+  return { faceapi, tf, backend, speedups };
 }
 
 /**
@@ -136,36 +151,39 @@ export const FACE_API_TFJS = [
 
 export const FACE_API_WASM_BUILD = "@vladmandic/face-api/dist/face-api.node-wasm.js";
 
-/** face-api's wasm build, given `FACE_API_TFJS` of tfjs-core for "@tensorflow/tfjs" while it loads. */
-function requireFaceApiWasm(tf: Tf, cpuBackend: boolean): FaceApi {
+/**
+ * Speedup: face-api's wasm build, given `FACE_API_TFJS` of tfjs-core for "@tensorflow/tfjs" while it
+ * loads. The stand-ins leave require.cache afterwards: the rest of the process gets all of tfjs.
+ */
+function requireFaceApiTrimmed(tf: Tf): FaceApi {
   const path = requireHere.resolve(FACE_API_WASM_BUILD);
   if (requireHere.cache[path]) return requireHere(path) as FaceApi;
   const union = createRequire(path).resolve("@tensorflow/tfjs");
-  skipUnusedTfjsPackages(union, cpuBackend);
-  // Its entry registers the tensor methods face-api calls (as3D, …) and the gradients.
-  requireHere(union);
-  const real = requireHere.cache[union];
-  requireHere.cache[union] = loadedModule(union, Object.fromEntries(FACE_API_TFJS.map((name) => [name, tf[name]])));
+  // Already loaded whole by someone else: nothing left to save.
+  if (requireHere.cache[union]) return requireHere(path) as FaceApi;
+  const standIns = [...standInUnusedTfjsPackages(union), union];
   try {
+    // Its entry registers the tensor methods face-api calls (as3D, …) and the gradients.
+    requireHere(union);
+    requireHere.cache[union] = loadedModule(union, Object.fromEntries(FACE_API_TFJS.map((name) => [name, tf[name]])));
     return requireHere(path) as FaceApi;
   } finally {
-    requireHere.cache[union] = real;
+    for (const standIn of standIns) delete requireHere.cache[standIn];
   }
 }
 
 /**
- * "@tensorflow/tfjs" loads every tfjs package: layers, converter, data and the cpu and webgl backends
- * (0.27 s at every start). face-api's nets are written on tfjs-core alone, so the unused packages
- * are given to the union as empty modules (0.1 s).
+ * "@tensorflow/tfjs" loads every tfjs package: layers, converter, data and the cpu and webgl backends.
+ * face-api's nets are written on tfjs-core alone, so while it loads the unused packages are empty
+ * modules. Returns their paths.
  */
-function skipUnusedTfjsPackages(union: string, keepCpuBackend: boolean): void {
-  if (requireHere.cache[union]) return;
+function standInUnusedTfjsPackages(union: string): string[] {
   const requireFromUnion = createRequire(union);
-  const unused = ["layers", "converter", "data", "backend-webgl", ...(keepCpuBackend ? [] : ["backend-cpu"])];
-  for (const name of unused) {
-    const path = requireFromUnion.resolve(`@tensorflow/tfjs-${name}`);
-    requireHere.cache[path] ??= loadedModule(path, {});
-  }
+  const paths = ["layers", "converter", "data", "backend-webgl", "backend-cpu"]
+    .map((name) => requireFromUnion.resolve(`@tensorflow/tfjs-${name}`))
+    .filter((path) => !requireHere.cache[path]);
+  for (const path of paths) requireHere.cache[path] = loadedModule(path, {});
+  return paths;
 }
 
 /** What `require(path)` returns from the cache: `exports`, without reading the file. */
@@ -202,25 +220,40 @@ export function loadFaceEngine(options: EngineOptions): Promise<FaceEngine> {
   return engine;
 }
 
-/** face-api on the chosen backend, ready for its nets to load. */
-export async function startFaceApi(choice: BackendChoice): Promise<FaceApiRuntime> {
-  const { faceapi, tf, backend } = loadFaceApi(choice);
-  if (backend !== "tensorflow") {
-    if (!(await tf.setBackend(backend))) throw new Error(`the tfjs ${backend} backend failed to start`);
+let started: { backend: string; setting: SpeedupSetting; ready: Promise<FaceApiStart> } | undefined;
+
+/**
+ * face-api on the chosen backend, ready for its nets to load; once per process (face-api keeps its
+ * nets globally, so a process runs one backend, with or without the speedups).
+ */
+export async function startFaceApi(choice: BackendChoice, setting: SpeedupSetting = "auto"): Promise<FaceApiStart> {
+  if (!started) {
+    const { backend, ...loaded } = loadFaceApi(choice, setting);
+    started = { backend, setting, ready: backendReady(backend, loaded) };
+  } else if (setting !== started.setting || (choice !== "auto" && choice !== started.backend)) {
+    throw new Error(
+      `face-api already runs on ${started.backend} with FACE_SPEEDUPS=${started.setting}: not ${choice}/${setting}`,
+    );
   }
-  await tf.ready();
-  return { faceapi, tf };
+  return started.ready;
+}
+
+async function backendReady(backend: string, loaded: FaceApiStart): Promise<FaceApiStart> {
+  if (backend !== "tensorflow" && !(await loaded.tf.setBackend(backend)))
+    throw new Error(`the tfjs ${backend} backend failed to start`);
+  await loaded.tf.ready();
+  return loaded;
 }
 
 async function createEngine(options: EngineOptions): Promise<FaceEngine> {
-  const { faceapi, tf } = await startFaceApi(options.backend);
+  const { faceapi, tf, speedups } = await startFaceApi(options.backend, options.speedups);
   const dir = modelDir();
   const nets: NetName[] = [
     options.detector === "ssd" ? "ssdMobilenetv1" : "tinyFaceDetector",
     "faceLandmark68Net",
     "faceRecognitionNet",
   ];
-  // face-api's passes replaced by fused ones (fused-nets.ts); the SSD detector keeps its own.
+  // Speedups: face-api's passes replaced by fused ones (fused-nets.ts); the SSD detector keeps its own.
   const fuse: Partial<Record<NetName, () => void>> = {
     tinyFaceDetector: () => fuseTinyDetector(tf, faceapi.nets.tinyFaceDetector),
     faceLandmark68Net: () => fuseLandmarkNet(tf, faceapi.nets.faceLandmark68Net),
@@ -228,8 +261,13 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
   };
   // Nets are shared by every engine of the process (face-api keeps them globally): load each once.
   for (const name of nets) {
-    if (faceapi.nets[name].isLoaded) continue;
-    loadNetWeights(tf, faceapi.nets[name], dir, MODEL_FILES[name]);
+    const net = faceapi.nets[name];
+    if (net.isLoaded) continue;
+    if (!speedups.enabled) {
+      await net.loadFromDisk(dir);
+      continue;
+    }
+    loadNetWeights(tf, net, dir, MODEL_FILES[name]);
     fuse[name]?.();
   }
   const detectorOptions =
@@ -243,6 +281,7 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
   const engine: FaceEngine = {
     backend: tf.getBackend(),
     detector: options.detector,
+    speedups,
     async detect(image) {
       const pixels = new Uint8Array(image.rgb.buffer, image.rgb.byteOffset, image.rgb.byteLength);
       const input = tf.tensor3d(pixels, [image.height, image.width, 3], "int32");

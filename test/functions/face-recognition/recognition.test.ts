@@ -16,7 +16,8 @@ import { buildProbes, cse546Clips, type LabeledVideo, splitPeople } from "../../
 import { requireData } from "../../support/data.js";
 
 const data = requireData();
-const settings = readSettings({}, readRecognitionSettings);
+// The defaults, except FACE_SPEEDUPS: project "stock" (vitest.config.ts) runs this file on stock face-api.
+const settings = readSettings({ FACE_SPEEDUPS: process.env.FACE_SPEEDUPS }, readRecognitionSettings);
 
 describe.skipIf(!data)("the 8 CSE546 clips with the original encoding.pickle", () => {
   const dir = data as string;
