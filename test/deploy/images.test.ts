@@ -4,6 +4,7 @@
 // dependency, no TypeScript source), whether built by `docker build` from the root or by
 // `faas-cli build`. What `npm run build` makes is computed from scripts/build.mjs (support/bundle.ts).
 import { describe, expect, it } from "vitest";
+import { openfaasToolVersion } from "../support/openfaas.js";
 import { BUILD_SCRIPT, bundleAt, npmBuild } from "./support/bundle.js";
 import { FUNCTION_DOCKERFILE, FUNCTION_ENTRY, loadRepo, TRIGGER_DOCKERFILE } from "./support/repo.js";
 import {
@@ -100,9 +101,9 @@ describe.each([
   const ship = dockerfile.stages.at(-1) as Stage;
   const started = nodeCommand(command);
 
-  it("is built on Debian slim with Node 20 (tfjs-node needs glibc: no Alpine)", () => {
+  it("is built on Debian slim with Node 22 LTS (tfjs-node needs glibc: no Alpine)", () => {
     for (const stage of dockerfile.stages.filter((s) => s.from.startsWith("node:"))) {
-      expect(stage.from).toMatch(/^node:20(\.\d+)*-bookworm-slim$/);
+      expect(stage.from).toMatch(/^node:22(\.\d+)*-bookworm-slim$/);
     }
     expect(ship.from).toMatch(/^node:/);
   });
@@ -238,6 +239,21 @@ describe("the function image", () => {
     const cmd = ship.instructions.filter((i) => i.cmd === "CMD").at(-1);
     expect(execWords(cmd?.args ?? "")[0]).toMatch(/fwatchdog$/);
     expect(copy?.dest).toMatch(/fwatchdog$/);
+  });
+
+  it("takes the of-watchdog release whose binary the tests run", () => {
+    const watchdog = d.stages.find((s) => s.from.startsWith("ghcr.io/openfaas/of-watchdog:"));
+    const tested = openfaasToolVersion("fwatchdog");
+    if (tested) expect(watchdog?.from).toBe(`ghcr.io/openfaas/of-watchdog:${tested}`);
+  });
+
+  it("builds for the backend the tests run (wasm) unless asked, and runs the backend it was built for", () => {
+    expect(d.args.get("FACE_BACKEND")).toBe("wasm");
+    for (const stage of [build, ship]) {
+      expect(stage.instructions.some((i) => i.cmd === "ARG" && i.args === "FACE_BACKEND")).toBe(true);
+    }
+    expect(env.FACE_BACKEND).toBe("wasm");
+    expect(env.FACE_SPEEDUPS ?? "auto", "the speedups' switch is left to the engine's own decision").toBe("auto");
   });
 
   it("runs the watchdog in http mode in front of the function's server", () => {

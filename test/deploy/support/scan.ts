@@ -302,8 +302,23 @@ export function parseEnvArgs(args: string): Record<string, string> {
   return out;
 }
 
-export function stageEnv(stage: Stage): Record<string, string> {
-  return Object.assign({}, ...stage.instructions.filter((i) => i.cmd === "ENV").map((i) => parseEnvArgs(i.args)));
+/**
+ * The stage's ENV, with `${NAME}` filled in from the stage's `ARG NAME[=default]`, whose value
+ * without a default is the global ARG's (`globalArgs`), as Docker does with no --build-arg.
+ */
+export function stageEnv(stage: Stage, globalArgs: Map<string, string> = new Map()): Record<string, string> {
+  const args = new Map<string, string>();
+  const env: Record<string, string> = {};
+  for (const i of stage.instructions) {
+    if (i.cmd === "ARG") {
+      const [name, value] = i.args.split("=", 2) as [string, string | undefined];
+      args.set(name, value ?? globalArgs.get(name) ?? "");
+    }
+    if (i.cmd !== "ENV") continue;
+    for (const [name, value] of Object.entries(parseEnvArgs(i.args)))
+      env[name] = value.replace(/\$\{(\w+)\}/g, (whole, arg: string) => args.get(arg) ?? whole);
+  }
+  return env;
 }
 
 export interface Copy {

@@ -1,0 +1,346 @@
+// The function run exactly as its image runs it: the real of-watchdog (../shared/tools/openfaas)
+// with the Dockerfile's environment and stack.yml's, forking the Dockerfile's fprocess (the bundle
+// `npm run build` makes), secrets only as files in a folder laid out like /var/openfaas/secrets.
+// Against the test stack's Ceph RGW and dynalite. What differs from the image, on purpose: local
+// endpoints, fresh bucket and table names, free ports (upstream_url and PORT move together), and
+// temporary folders for TMPDIR, HOME and the gallery. The trigger's invoker calls it as it calls the
+// gateway. The watchdog's metrics port is fixed, so this file runs one watchdog at a time.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../ceph/local/daemon.js";
+import { createDynamoClient } from "../../lib/dynamo.js";
+import { createS3Client } from "../../lib/s3.js";
+import { loadStudents } from "../../lib/students.js";
+import { GatewayInvoker } from "../../trigger/invoker.js";
+import { requireData } from "../support/data.js";
+import { openfaasTool, WATCHDOG_METRICS_PORT } from "../support/openfaas.js";
+import { childrenOf, exited } from "../support/processes.js";
+import { videoFolders } from "../support/temp-dirs.js";
+import { eventually, waitFor } from "../support/wait.js";
+import { ensureBuilt } from "./support/bundle.js";
+import { loadRepo } from "./support/repo.js";
+import { ROOT, secretFiles } from "./support/scan.js";
+
+const data = requireData();
+const fwatchdog = openfaasTool("fwatchdog");
+const services = Boolean(process.env.S3_ENDPOINT && process.env.DYNAMODB_ENDPOINT);
+if (data && !services) console.warn("watchdog: skipped, the test services (Ceph RGW, dynalite) are not running");
+
+const repo = loadRepo();
+const shipEnv = repo.functionShipEnv;
+// The watchdog's own settings are lower-case; stack.yml's environment overrides the image's.
+const imageEnv: Record<string, string> = Object.fromEntries(
+  Object.entries({ ...shipEnv, ...repo.env }).map(([k, v]) => [k, String(v)]),
+);
+const VIDEO = "test_0.mp4";
+/** A clip that takes a while in `all` mode: calls overlap. */
+const LONG_VIDEO = "test_1.mp4";
+
+interface Stage {
+  token: string;
+  /** Each uploaded video's ETag, as the trigger sends it. */
+  etags: Record<string, string>;
+  inputBucket: string;
+  outputBucket: string;
+  env: Record<string, string>;
+  work: string;
+}
+
+const s3 = () =>
+  createS3Client({
+    endpoint: process.env.S3_ENDPOINT,
+    region: "us-east-1",
+    accessKeyId: process.env.S3_AWS_ACCESS_KEY_ID ?? "",
+    secretAccessKey: process.env.S3_AWS_SECRET_ACCESS_KEY ?? "",
+  });
+
+/** Buckets, students, videos, a gallery, the secrets folder and the environment of one run. */
+async function stage(): Promise<Stage> {
+  const dir = data as string;
+  const suffix = randomBytes(4).toString("hex");
+  const inputBucket = `wd-in-${suffix}`;
+  const outputBucket = `wd-out-${suffix}`;
+  const table = `wd-students-${suffix}`;
+  const token = randomBytes(24).toString("hex");
+  const work = mkdtempSync(join(tmpdir(), "facerec-watchdog-"));
+  const secretsDir = join(work, "openfaas-secrets");
+  mkdirSync(join(work, "tmp"));
+  mkdirSync(secretsDir);
+
+  const client = s3();
+  await client.send(new CreateBucketCommand({ Bucket: inputBucket }));
+  await client.send(new CreateBucketCommand({ Bucket: outputBucket }));
+  const etags: Record<string, string> = {};
+  for (const video of [VIDEO, LONG_VIDEO]) {
+    const body = readFileSync(join(dir, "cse546/videos", video));
+    const put = await client.send(new PutObjectCommand({ Bucket: inputBucket, Key: video, Body: body }));
+    etags[video] = put.ETag as string;
+  }
+  const db = createDynamoClient({
+    endpoint: process.env.DYNAMODB_ENDPOINT,
+    region: process.env.AWS_REGION ?? "us-east-1",
+    accessKeyId: process.env.AWS_ACCESS_KEY_ID,
+    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
+  });
+  await loadStudents(db, table, join(dir, "cse546/student_data.json"));
+  const encoding = JSON.parse(readFileSync(join(dir, "cse546/encoding.json"), "utf8")) as {
+    entries: { name: string; descriptor: number[] }[];
+  };
+  const gallery = {
+    format: "facerec-gallery",
+    version: 1,
+    model: "dlib-resnet",
+    people: encoding.entries.map((e) => ({ name: e.name, descriptors: [e.descriptor] })),
+  };
+  writeFileSync(join(work, "gallery.json"), JSON.stringify(gallery));
+
+  // One file per stack.yml secret, named as OpenFaaS mounts them: the test stack's value of the
+  // variable the code reads for that file (the token is made here).
+  const byFile = secretFiles(repo.functionReads);
+  for (const file of repo.fn.secrets ?? []) {
+    const variable = byFile.get(file)?.name as string;
+    const value = variable === "FUNCTION_TOKEN" ? token : process.env[variable];
+    if (value) writeFileSync(join(secretsDir, file), `${value}\n`, { mode: 0o400 });
+  }
+
+  const local: Record<string, string> = {
+    TMPDIR: join(work, "tmp"),
+    GALLERY: join(work, "gallery.json"),
+    S3_ENDPOINT: process.env.S3_ENDPOINT as string,
+    INPUT_BUCKET: inputBucket,
+    OUTPUT_BUCKET: outputBucket,
+    STUDENTS_TABLE: table,
+    AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
+  };
+  for (const name of Object.keys(local))
+    expect(imageEnv, `${name} is set by the image or stack.yml`).toHaveProperty(name);
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: work,
+    ...imageEnv,
+    ...local,
+    // Not in production (DynamoDB is AWS there); the test stack's dynalite.
+    DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT as string,
+    SECRETS_DIR: secretsDir,
+  };
+  for (const secret of byFile.values()) expect(env, "secrets come as files only").not.toHaveProperty(secret.name);
+  return { token, etags, inputBucket, outputBucket, env, work };
+}
+
+/** The watchdog on free ports, forking the image's fprocess; resolves once /_/ready answers 200. */
+class Watchdog {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  output = "";
+
+  constructor(
+    readonly port: number,
+    env: Record<string, string>,
+  ) {
+    this.child = spawn(fwatchdog as string, [], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    this.child.stdout?.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
+    this.child.stderr?.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
+  }
+
+  static async start(stage: Stage, overrides: Record<string, string> = {}): Promise<Watchdog> {
+    const words = (imageEnv.fprocess as string).split(" ");
+    await ensureBuilt(words.find((w, i) => i > 0 && !w.startsWith("-")) as string);
+    const [port, upstream] = [await freePort(), await freePort()];
+    // The image's upstream_url and the function's PORT are one address (checked below); both move here.
+    const env = {
+      ...stage.env,
+      port: String(port),
+      upstream_url: `http://127.0.0.1:${upstream}`,
+      PORT: String(upstream),
+    };
+    const watchdog = new Watchdog(port, { ...env, ...overrides });
+    let gone = false;
+    void watchdog.exited.then(() => (gone = true));
+    const ready = await waitFor(
+      () => gone || watchdog.output.includes('"msg":"ready"'),
+      (done) => done,
+      150_000,
+    );
+    if (gone || !ready) throw new Error(`the function did not become ready behind the watchdog:\n${watchdog.output}`);
+    return watchdog;
+  }
+
+  url(path: string): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  post(stage: Stage, key: string, path = "/"): Promise<Response> {
+    return fetch(this.url(path), {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${stage.token}` },
+      body: JSON.stringify({ bucket: stage.inputBucket, key }),
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+    await this.exited;
+  }
+}
+
+const metrics = async () => (await fetch(`http://127.0.0.1:${WATCHDOG_METRICS_PORT}/metrics`)).text();
+
+describe("the image's watchdog settings", () => {
+  it("point the watchdog at the function's own address, and its health checks at the function", () => {
+    expect(imageEnv.mode).toBe("http");
+    expect(imageEnv.upstream_url).toBe(`http://${imageEnv.HOST}:${imageEnv.PORT}`);
+    expect(imageEnv.ready_path).toBe("/_/health");
+    expect(Number(imageEnv.max_inflight)).toBeGreaterThan(0);
+    expect(imageEnv.fprocess).toMatch(/^node dist\/[\w-]+\.mjs$/);
+  });
+});
+
+describe.skipIf(!data || !services || !fwatchdog)("the function behind the real of-watchdog", () => {
+  let run: Stage;
+  let watchdog: Watchdog;
+
+  beforeAll(async () => {
+    run = await stage();
+    watchdog = await Watchdog.start(run);
+  });
+
+  afterAll(async () => {
+    await watchdog?.stop();
+    if (run) rmSync(run.work, { recursive: true, force: true });
+  });
+
+  it("answers the watchdog's health and readiness (ready_path proxied to the function)", async () => {
+    expect((await fetch(watchdog.url("/_/health"))).status).toBe(200);
+    expect((await fetch(watchdog.url("/_/ready"))).status).toBe(200);
+  });
+
+  it("refuses a call without the token it read from the secrets folder", async () => {
+    const res = await fetch(watchdog.url("/"), {
+      method: "POST",
+      body: JSON.stringify({ bucket: run.inputBucket, key: VIDEO }),
+    });
+    expect(res.status).toBe(401);
+  });
+
+  it("processes a video through the watchdog and writes <stem>.csv to the output bucket", async () => {
+    const res = await watchdog.post(run, VIDEO);
+    const body = (await res.json()) as { outputs?: string[] };
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body.outputs).toContain("test_0.csv");
+    const got = await s3().send(new GetObjectCommand({ Bucket: run.outputBucket, Key: "test_0.csv" }));
+    const expected = readFileSync(join(data as string, "cse546/expected_person.csv"), "utf8")
+      .split("\n")
+      .find((line) => line.startsWith(`${VIDEO},`))
+      ?.split(",") as string[];
+    expect(await got.Body?.transformToString()).toContain(`${expected[1]},${expected[2]},${expected[3]}`);
+  });
+
+  it("is called by the trigger's invoker as through the gateway (sync)", async () => {
+    const invoker = new GatewayInvoker({
+      gatewayUrl: watchdog.url(""),
+      functionName: repo.functionName,
+      mode: "sync",
+      timeoutMs: 60_000,
+      token: run.token,
+    });
+    const outcome = await invoker.invoke({
+      video: { bucket: run.inputBucket, key: VIDEO, etag: run.etags[VIDEO] as string },
+      jobId: "wd-sync",
+    });
+    expect(outcome).toMatchObject({ kind: "succeeded", status: 200 });
+  });
+
+  it("answers 429 past max_inflight, which the trigger takes as busy (transient), and counts it in its metrics", async () => {
+    const limit = Number(imageEnv.max_inflight);
+    const invoker = new GatewayInvoker({
+      gatewayUrl: watchdog.url(""),
+      functionName: repo.functionName,
+      mode: "sync",
+      timeoutMs: 60_000,
+      token: run.token,
+    });
+    const calls = Array.from({ length: limit + 2 }, (_, i) =>
+      invoker.invoke({
+        video: { bucket: run.inputBucket, key: LONG_VIDEO, etag: run.etags[LONG_VIDEO] as string },
+        jobId: `wd-burst-${i}`,
+      }),
+    );
+    const outcomes = await Promise.all(calls);
+    const refused = outcomes.filter((o) => o.status === 429);
+    expect(refused.length, JSON.stringify(outcomes)).toBeGreaterThanOrEqual(1);
+    for (const o of refused) expect(o.kind).toBe("transient");
+    expect(outcomes.filter((o) => o.kind === "succeeded").length).toBeGreaterThanOrEqual(1);
+    expect(outcomes.filter((o) => o.kind !== "succeeded" && o.status !== 429)).toEqual([]);
+
+    const text = await metrics();
+    expect(text).toMatch(new RegExp(`http_requests_total\\{code="429",method="post"\\} ${refused.length}\\b`));
+    expect(text).toMatch(/http_requests_total\{code="200",method="post"\} \d+/);
+    expect(text).toMatch(/http_requests_in_flight 0\b/);
+  });
+
+  it("leaves no downloaded video in TMPDIR, and no secret in its logs", () => {
+    expect(videoFolders(run.env.TMPDIR as string)).toEqual([]);
+    expect(watchdog.output).not.toContain(run.token);
+    expect(watchdog.output).not.toContain(process.env.S3_AWS_SECRET_ACCESS_KEY as string);
+  });
+
+  it("exits when the function's process dies: the pod restarts, and callers get no answer to retry", async () => {
+    const [fn] = childrenOf(watchdog.child.pid as number);
+    expect(fn, "the watchdog forked the function").toBeDefined();
+    process.kill(fn as number, "SIGKILL");
+    const code = await Promise.race([
+      watchdog.exited,
+      new Promise((r) => setTimeout(() => r("still running"), 15_000)),
+    ]);
+    expect(code).not.toBe("still running");
+    expect(watchdog.output).toContain("Forked function has terminated");
+    const invoker = new GatewayInvoker({
+      gatewayUrl: watchdog.url(""),
+      functionName: repo.functionName,
+      mode: "sync",
+      timeoutMs: 5_000,
+      token: run.token,
+    });
+    // The function is absent: a network error, retried by the trigger, not a failed video.
+    const outcome = await invoker.invoke({
+      video: { bucket: run.inputBucket, key: VIDEO, etag: run.etags[VIDEO] as string },
+      jobId: "wd-absent",
+    });
+    expect(outcome).toMatchObject({ kind: "transient" });
+    expect(outcome.kind === "transient" && outcome.reason).toMatch(/ECONNREFUSED/);
+    // The function's workers go with it: nothing is left running.
+    expect(await eventually(() => childrenOf(watchdog.child.pid as number).every(exited), 10_000)).toBe(true);
+  });
+});
+
+describe.skipIf(!data || !services || !fwatchdog)("a call longer than the watchdog's exec_timeout", () => {
+  let run: Stage;
+  let watchdog: Watchdog;
+
+  beforeAll(async () => {
+    run = await stage();
+    // A timeout shorter than one video in `all` mode; the other settings are the image's.
+    watchdog = await Watchdog.start(run, { exec_timeout: "300ms", RECOGNITION_MODE: "all", WORKERS: "1" });
+  });
+
+  afterAll(async () => {
+    await watchdog?.stop();
+    if (run) rmSync(run.work, { recursive: true, force: true });
+  });
+
+  it("gets the watchdog's timeout answer, and the function goes on serving", async () => {
+    const started = Date.now();
+    const res = await watchdog.post(run, LONG_VIDEO);
+    expect([502, 504]).toContain(res.status);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // The function is still up behind the watchdog, and the next call that fits its time succeeds.
+    expect((await fetch(watchdog.url("/_/ready"))).status).toBe(200);
+    expect(watchdog.child.exitCode).toBeNull();
+  });
+});
