@@ -2,6 +2,7 @@
 // developer's .stack or default ports). Needs the Ceph packages (scripts/setup.sh). The full-stack
 // case also needs the shared data (FACEREC_DATA_DIR: encoding.pickle, student_data.json) and the
 // function and trigger entry points; it is skipped without the data.
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,9 +10,14 @@ import { afterAll, describe, expect, it } from "vitest";
 import { freePort, MARKER_ENV } from "../../ceph/local/daemon.js";
 import type { StackPorts } from "../../scripts/stack/config.js";
 import { stackDown, stackStatus, stackUp } from "../../scripts/stack/stack.js";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { FUNCTION_NAME } from "../../functions/face-recognition/app.js";
+import { createS3Client } from "../../lib/s3.js";
 import { dataDir } from "../support/data.js";
+import { openfaasTool } from "../support/openfaas.js";
 
 const root = mkdtempSync(join(tmpdir(), "stack-e2e-"));
+const faasCli = dataDir() ? openfaasTool("faas-cli") : undefined;
 const quiet = () => undefined;
 
 afterAll(async () => {
@@ -98,6 +104,44 @@ describe("stack (ceph + dynamodb)", () => {
   });
 });
 
+/** The real faas-cli against the stack's gateway-style paths, as the README shows. */
+async function invokeWithFaasCli(env: Record<string, string | undefined>, cli: string): Promise<void> {
+  const s3 = createS3Client({
+    endpoint: env.S3_ENDPOINT,
+    region: env.AWS_REGION ?? "us-east-1",
+    accessKeyId: env.S3_AWS_ACCESS_KEY_ID ?? "",
+    secretAccessKey: env.S3_AWS_SECRET_ACCESS_KEY ?? "",
+  });
+  const video = "test_0.mp4";
+  const body = readFileSync(join(dataDir() as string, "cse546/videos", video));
+  await s3.send(new PutObjectCommand({ Bucket: env.INPUT_BUCKET, Key: `faas-cli/${video}`, Body: body }));
+  const invoke = (key: string) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(cli, ["invoke", FUNCTION_NAME, "--gateway", env.OPENFAAS_URL as string], {
+        env: { PATH: process.env.PATH, HOME: root },
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once("error", reject);
+      child.once("close", (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(JSON.stringify({ bucket: env.INPUT_BUCKET, key }));
+    });
+  const done = await invoke(`faas-cli/${video}`);
+  expect(done.code, done.stderr).toBe(0);
+  const expected = readFileSync(join(dataDir() as string, "cse546/expected_person.csv"), "utf8")
+    .split("\n")
+    .find((line) => line.startsWith(`${video},`))
+    ?.split(",")[1] as string;
+  // faas-cli may print a notice first ("Failed to lookup auth config": no `faas-cli login` here).
+  expect((JSON.parse(done.stdout.slice(done.stdout.indexOf("{"))) as { people: { name: string }[] }).people.map((p) => p.name)).toEqual([expected]);
+  // A key that does not exist: faas-cli reports the function's 404 and exits non-zero.
+  const missing = await invoke("faas-cli/no-such-video.mp4");
+  expect(missing.code).not.toBe(0);
+  expect(missing.stdout + missing.stderr).toContain("404");
+}
+
 describe.runIf(dataDir())("stack (all services; needs the shared data, the function and the trigger)", () => {
   it("brings up ceph, dynamodb, the function and the trigger, then takes them down", async () => {
     const dir = join(root, "full");
@@ -112,6 +156,7 @@ describe.runIf(dataDir())("stack (all services; needs the shared data, the funct
       const health = await fetch(`${up.env.OPENFAAS_URL}/_/health`);
       expect(health.status).toBe(200);
       expect(existsSync(up.env.GALLERY ?? "")).toBe(true);
+      if (faasCli) await invokeWithFaasCli(up.env, faasCli);
     } finally {
       await stackDown({ dir, env: {} });
     }
