@@ -6,7 +6,8 @@
 //  - the original design, through the same stages: download to disk, ffmpeg writes 1 fps JPEGs to
 //    disk, each decoded, SSD, stop at first match, student lookup, upload;
 //  - the CSE546 workload (8 + 100 uploads) through the stack: first upload → last CSV;
-//  - cold start of a function process (start → ready to serve, warm-up included) and peak RSS.
+//  - cold start of a function process (start → ready to serve, warm-up included) and peak RSS;
+//  - the engine's speedups against stock face-api (FACE_SPEEDUPS=off): start, 8 clips, peak RSS.
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readdir, readFile, mkdtemp, rm } from "node:fs/promises";
@@ -27,6 +28,7 @@ import { startDecoder } from "../functions/face-recognition/pipeline/ffmpeg.js";
 import { type Frame, type FrameOptions, readFrames } from "../functions/face-recognition/pipeline/frames.js";
 import { judgeFace, type MatchIndex, type MatchRules } from "../functions/face-recognition/pipeline/match.js";
 import type { Mode } from "../functions/face-recognition/pipeline/recognize.js";
+import type { SpeedupSetting } from "../functions/face-recognition/pipeline/speedups.js";
 import { toCsv } from "../functions/face-recognition/pipeline/report.js";
 import type { StudentDirectory } from "../functions/face-recognition/pipeline/students.js";
 import { startEngine } from "../functions/face-recognition/runtime.js";
@@ -182,44 +184,118 @@ interface ColdStart {
 }
 
 /** A function process started as the stack and the image start it, then sent one video at once. */
-async function coldStart(
-  env: NodeJS.ProcessEnv,
-  video: { bucket: string; key: string },
-  token?: string,
-): Promise<ColdStart> {
+interface FunctionProcess {
+  pid: number;
+  /** Process start → ready to serve (warm-up included). */
+  readyMs: number;
+  /** One video through the process's server: resolves with start → its CSV written. */
+  send(video: { bucket: string; key: string }): Promise<number>;
+  /** Gone, with its ffmpeg host, before anything else is timed. */
+  stop(): Promise<void>;
+}
+
+/** A function process started from the bundle (npm run build, which setup runs), timed to ready. */
+async function startFunctionProcess(env: NodeJS.ProcessEnv, token?: string): Promise<FunctionProcess> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const started = performance.now();
-  // The bundle (npm run build, which setup runs).
   const child = spawn(process.execPath, ["dist/function.mjs"], {
     env: { ...env, PORT: String(port), WORKERS: "1", LOG_LEVEL: "warn" },
     stdio: "ignore",
   });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, "exit");
+    child.kill("SIGKILL");
+    await exited;
+  };
+  const url = `http://127.0.0.1:${port}`;
+  let readyMs: number;
   try {
-    const health = `http://127.0.0.1:${port}/_/health`;
-    const readyMs = await waitFor(
-      `the function to answer ${health}`,
-      async () => ((await httpStatus(health)) === 200 ? performance.now() - started : undefined),
+    readyMs = await waitFor(
+      `the function to answer ${url}/_/health`,
+      async () => ((await httpStatus(`${url}/_/health`)) === 200 ? performance.now() - started : undefined),
       60_000,
       5,
     );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const send = async (video: { bucket: string; key: string }) => {
     const sent = performance.now();
-    const res = await fetch(`http://127.0.0.1:${port}/`, {
+    const res = await fetch(`${url}/`, {
       method: "POST",
       headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify(video),
     });
     const outcome = (await res.json()) as { status?: string; error?: string };
     if (!res.ok || outcome.status !== "succeeded")
-      throw new Error(`the cold-started function failed the video: ${res.status} ${outcome.error ?? ""}`);
-    return { readyMs, firstVideoMs: performance.now() - sent };
+      throw new Error(`the function process failed ${video.key}: ${res.status} ${outcome.error ?? ""}`);
+    return performance.now() - sent;
+  };
+  return { pid: child.pid as number, readyMs, send, stop };
+}
+
+async function coldStart(
+  env: NodeJS.ProcessEnv,
+  video: { bucket: string; key: string },
+  token?: string,
+): Promise<ColdStart> {
+  const fn = await startFunctionProcess(env, token);
+  try {
+    return { readyMs: fn.readyMs, firstVideoMs: await fn.send(video) };
   } finally {
-    // Gone, with its ffmpeg host, before the next start is timed.
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, "exit");
-      child.kill("SIGKILL");
-      await exited;
+    await fn.stop();
+  }
+}
+
+interface EngineRun {
+  speedups: SpeedupSetting;
+  readyMs: number[];
+  allClipsMs: number;
+  peakRssMb: number;
+}
+
+/**
+ * The engine with its speedups against stock face-api (FACE_SPEEDUPS=off): function processes of
+ * their own, started alternately; then the 8 clips in `all` mode through one process of each.
+ */
+async function speedupsAgainstStock(
+  env: NodeJS.ProcessEnv,
+  videos: { bucket: string; key: string }[],
+  token?: string,
+): Promise<EngineRun[]> {
+  const settings = ["auto", "off"] as const;
+  const readies = new Map<SpeedupSetting, number[]>(settings.map((s) => [s, []]));
+  for (let i = 0; i < REPEATS; i++) {
+    for (const speedups of settings) {
+      const fn = await startFunctionProcess({ ...env, FACE_SPEEDUPS: speedups }, token);
+      readies.get(speedups)?.push(fn.readyMs);
+      await fn.stop();
     }
   }
+  const runs: EngineRun[] = [];
+  for (const speedups of settings) {
+    const fn = await startFunctionProcess({ ...env, FACE_SPEEDUPS: speedups, RECOGNITION_MODE: "all" }, token);
+    try {
+      if (videos[0]) await fn.send(videos[0]);
+      const passes: number[] = [];
+      for (let i = 0; i < REPEATS; i++) {
+        let total = 0;
+        for (const video of videos) total += await fn.send(video);
+        passes.push(total);
+      }
+      runs.push({
+        speedups,
+        readyMs: (readies.get(speedups) ?? []).map(round),
+        allClipsMs: round(median(passes)),
+        peakRssMb: round(await peakRss(fn.pid)),
+      });
+    } finally {
+      await fn.stop();
+    }
+  }
+  return runs;
 }
 
 async function peakRss(pid: number): Promise<number> {
@@ -252,6 +328,8 @@ async function main(): Promise<void> {
   const colds: ColdStart[] = [];
   const firstClip = { bucket: benchIn, key: `${clips[0]?.id}.mp4` };
   for (let i = 0; i < COLD_STARTS; i++) colds.push(await coldStart(env, firstClip, config.token));
+  const videos = clips.map((clip) => ({ bucket: benchIn, key: `${clip.id}.mp4` }));
+  const engines = await speedupsAgainstStock(env, videos, config.token);
 
   const app = await createFunctionApp(config, createLogger("bench", { level: "warn" }));
   const engine = app.analyzer.engine;
@@ -345,6 +423,19 @@ async function main(): Promise<void> {
     `  then ${firstClip.key}, sent at once: ${firstVideos.map(round).join(", ")} ms (median ${round(median(firstVideos))}; warm, above: ${(perMode.first as { total: number }[])[0]?.total} ms)`,
   );
 
+  say(`\n## the engine's speedups against stock face-api (${engine.backend}; function processes of their own)`);
+  say("FACE_SPEEDUPS  start → ready (ms, each run)  8 clips, all mode (ms, median of 3)  peak RSS (MB)");
+  for (const run of engines) {
+    say(
+      `${run.speedups.padEnd(13)} ${run.readyMs.join(", ").padStart(28)} ${String(run.allClipsMs).padStart(38)} ${String(run.peakRssMb).padStart(14)}`,
+    );
+  }
+  const [fast, stock] = engines;
+  if (fast && stock)
+    say(
+      `stock / speedups: start ${(median(stock.readyMs) / median(fast.readyMs)).toFixed(2)}×, 8 clips ${(stock.allClipsMs / fast.allClipsMs).toFixed(2)}×, peak RSS ${(stock.peakRssMb / fast.peakRssMb).toFixed(2)}×`,
+    );
+
   let workload: Record<string, unknown> = { skipped: true };
   if (!skipWorkload) {
     const uploads = await cse546Uploads(data);
@@ -390,6 +481,7 @@ async function main(): Promise<void> {
     originalOverOurs: { total: originalTotal / firstTotal, median: median(ratios.originalOverFirst ?? []) },
     coldStartMs: { runs: readies.map(round), median: round(median(readies)) },
     firstVideoAfterColdStartMs: { runs: firstVideos.map(round), median: round(median(firstVideos)) },
+    speedupsAgainstStock: engines,
     workload,
   };
   if (json) console.log(JSON.stringify(summary, null, 2));
