@@ -337,7 +337,7 @@ describe.skipIf(!data || !services || !fwatchdog)("a call longer than the watchd
   it("gets the watchdog's timeout answer, and the function goes on serving", async () => {
     const started = Date.now();
     const res = await watchdog.post(run, LONG_VIDEO);
-    expect([502, 504]).toContain(res.status);
+    expect(res.status).toBe(504);
     expect(Date.now() - started).toBeLessThan(5_000);
     // The function is still up behind the watchdog, and the next call that fits its time succeeds.
     expect((await fetch(watchdog.url("/_/ready"))).status).toBe(200);
