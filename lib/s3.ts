@@ -74,8 +74,11 @@ export async function downloadObject(
   key: string,
   file: string,
   maxBytes = Number.POSITIVE_INFINITY,
+  ifMatch?: string,
 ): Promise<ObjectInfo> {
-  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const got = await s3.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, ...(ifMatch ? { IfMatch: `"${stripQuotes(ifMatch)}"` } : {}) }),
+  );
   const size = got.ContentLength ?? 0;
   const body = got.Body as Readable | undefined;
   if (size > maxBytes) {
@@ -97,14 +100,48 @@ export class ObjectTooLargeError extends Error {
   }
 }
 
+/** An object's content as text. */
+export async function getText(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return (await got.Body?.transformToString()) ?? "";
+}
+
+/** A conditional write: only over the object with this ETag, or (null) only where there is none. */
+export type WriteCondition = { replaces: string | null };
+
 export async function putText(
   s3: S3Client,
   bucket: string,
   key: string,
   body: string,
   contentType: string,
+  condition?: WriteCondition,
 ): Promise<void> {
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+  // Ceph RGW (Pacific) compares a PUT's If-Match with the bare ETag: quoted, it never matches.
+  const precondition =
+    condition === undefined
+      ? {}
+      : condition.replaces === null
+        ? { IfNoneMatch: "*" }
+        : { IfMatch: stripQuotes(condition.replaces) };
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ...precondition }),
+  );
+}
+
+/** The object's ETag, or undefined when there is no such object. */
+export async function currentEtag(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    return (await headObject(s3, bucket, key)).etag;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** True for a failed If-Match / If-None-Match (HTTP 412). */
+export function isPreconditionFailed(error: unknown): boolean {
+  return (error as { name?: string } | undefined)?.name === "PreconditionFailed" || httpStatusOf(error) === 412;
 }
 
 /** Deletes an object; deleting one that does not exist is no error (S3 answers 204 either way). */

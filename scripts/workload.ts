@@ -3,8 +3,8 @@
 // grader's mapping. Used by the demo, the end-to-end test and the benchmark.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { listAllObjects } from "../lib/s3.js";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { getText, listAllObjects } from "../lib/s3.js";
 import { reportStem } from "../functions/face-recognition/pipeline/report.js";
 
 export interface Upload {
@@ -138,11 +138,6 @@ export async function runWorkload(
   if (!uploadsDone) throw new Error("uploads did not finish");
   const outcomes = uploads.map((u) => byKey.get(u.key) ?? { ...u, uploadedMs: Number.NaN, correct: false });
   return { outcomes, totalMs: performance.now() - started };
-}
-
-async function getText(s3: S3Client, bucket: string, key: string): Promise<string> {
-  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return (await got.Body?.transformToString()) ?? "";
 }
 
 /** "major,year" from the CSV's first data row, "" when it has none. */

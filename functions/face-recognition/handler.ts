@@ -3,9 +3,17 @@
 // source, an analyzer and a report sink.
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { describeError, type Logger } from "../../lib/log.js";
-import { RequestError, VideoError, VideoNotFoundError } from "./pipeline/errors.js";
+import type { WriteCondition } from "../../lib/s3.js";
+import { RequestError, VideoError, VideoNotFoundError, VideoSupersededError } from "./pipeline/errors.js";
 import type { FetchedVideo, VideoSource } from "./pipeline/fetch-video.js";
-import { type ReportSink, reportStem, type VideoResult, writeErrorReport, writeReport } from "./pipeline/report.js";
+import {
+  ReportConflictError,
+  type ReportSink,
+  reportStem,
+  type VideoResult,
+  writeErrorReport,
+  writeReport,
+} from "./pipeline/report.js";
 import { parseInvocation, type VideoRef } from "./invocation.js";
 
 export interface FunctionEvent {
@@ -35,6 +43,8 @@ export interface HandlerDeps {
 
 export type Outcome =
   | { status: "succeeded"; bucket: string; key: string; outputs: string[]; result: VideoResult }
+  /** The object was replaced by a newer upload: that upload's own run reports it. */
+  | { status: "superseded"; bucket: string; key: string; reason: string; outputs: [] }
   | { status: "failed"; bucket: string; key: string; error: string; cause: FailureCause; outputs: string[] };
 
 /** refused: the upload is not a usable video; missing: no such object; temporary: try again later. */
@@ -79,7 +89,11 @@ export function createHandler(deps: HandlerDeps) {
       const result = await deps.analyze(fetched.file, video.key);
       result.timingsMs = { download: downloadMs, ...result.timingsMs };
       const uploadStart = performance.now();
-      const outputs = await writeReport(deps.sink, reportStem(video.key), result).catch((err: unknown) => {
+      const stem = reportStem(video.key);
+      const outputs = await writeCurrent(video, fetched.etag, stem, (condition) =>
+        writeReport(deps.sink, stem, result, condition),
+      ).catch((err: unknown) => {
+        if (err instanceof VideoSupersededError || err instanceof VideoNotFoundError) throw err;
         throw new Error(`could not write the report: ${describeError(err).error}`);
       });
       result.timingsMs.upload = Math.round(performance.now() - uploadStart);
@@ -100,18 +114,47 @@ export function createHandler(deps: HandlerDeps) {
 
   // Ceph sends notification keys as they are, AWS URL-encodes them: try the key as given first.
   async function fetchVideo(video: VideoRef): Promise<{ video: VideoRef; fetched: FetchedVideo }> {
+    const fetch = (ref: VideoRef) => deps.source.fetch(ref.bucket, ref.key, deps.maxVideoBytes, ref.etag);
     try {
-      return { video, fetched: await deps.source.fetch(video.bucket, video.key, deps.maxVideoBytes) };
+      return { video, fetched: await fetch(video) };
     } catch (err) {
       const decoded = video.maybeEncoded ? decodeKey(video.key) : undefined;
       if (!(err instanceof VideoNotFoundError) || decoded === undefined || decoded === video.key) throw err;
       const actual = { ...video, key: decoded };
-      return { video: actual, fetched: await deps.source.fetch(actual.bucket, actual.key, deps.maxVideoBytes) };
+      return { video: actual, fetched: await fetch(actual) };
+    }
+  }
+
+  /**
+   * Writes the key's report only while the input object is still the content analysed, and only
+   * over the report version read just before (the CSV, written conditionally): a newer upload's
+   * report is never replaced by an older run's, whichever finishes last.
+   */
+  async function writeCurrent<T>(
+    video: VideoRef,
+    etag: string,
+    stem: string,
+    write: (condition: WriteCondition) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const replaces = (await deps.sink.version(`${stem}.csv`)) ?? null;
+      const current = await deps.source.etag(video.bucket, video.key);
+      if (current === undefined) throw new VideoNotFoundError(video.bucket, video.key);
+      if (current !== etag) throw new VideoSupersededError(video.key, etag);
+      try {
+        return await write({ replaces });
+      } catch (err) {
+        if (!(err instanceof ReportConflictError) || attempt >= 3) throw err;
+      }
     }
   }
 
   async function failed(video: VideoRef, err: unknown, log: Logger): Promise<Outcome> {
     const base = { bucket: video.bucket, key: video.key };
+    if (err instanceof VideoSupersededError) {
+      log.info("video superseded", { reason: err.message });
+      return { ...base, status: "superseded", reason: err.message, outputs: [] };
+    }
     if (err instanceof VideoError) {
       log.warn("video refused", { reason: err.message });
       try {
@@ -140,6 +183,7 @@ export function createHandler(deps: HandlerDeps) {
 
 function httpStatus(outcome: Outcome): number {
   if (outcome.status === "succeeded") return 200;
+  if (outcome.status === "superseded") return 409;
   return { refused: 422, missing: 404, temporary: 503 }[outcome.cause];
 }
 

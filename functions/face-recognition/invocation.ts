@@ -7,6 +7,8 @@ export interface VideoRef {
   key: string;
   /** Event records from AWS carry URL-encoded keys; Ceph's do not. */
   maybeEncoded: boolean;
+  /** The content the caller means (the upload's ETag): a replaced object is then not analysed. */
+  etag?: string;
 }
 
 const MAX_RECORDS = 100;
@@ -25,9 +27,9 @@ export function parseInvocation(body: unknown, inputBucket: string): VideoRef[] 
   return refs;
 
   function fromPlain(obj: object): VideoRef {
-    const { bucket = inputBucket, key } = obj as { bucket?: unknown; key?: unknown };
+    const { bucket = inputBucket, key, etag } = obj as { bucket?: unknown; key?: unknown; etag?: unknown };
     if (typeof bucket !== "string" || bucket === "") throw new RequestError('"bucket" must be a non-empty string');
-    return { bucket, key: checkKey(key, '"key"'), maybeEncoded: false };
+    return { bucket, key: checkKey(key, '"key"'), maybeEncoded: false, ...checkEtag(etag, '"etag"') };
   }
 }
 
@@ -35,10 +37,16 @@ function fromRecords(records: unknown): VideoRef[] {
   if (!Array.isArray(records) || records.length === 0) throw new RequestError('"Records" must be a non-empty array');
   if (records.length > MAX_RECORDS) throw new RequestError(`at most ${MAX_RECORDS} records per request`);
   return records.map((record, i) => {
-    const s3 = (record as { s3?: { bucket?: { name?: unknown }; object?: { key?: unknown } } } | null)?.s3;
+    const s3 = (record as { s3?: { bucket?: { name?: unknown }; object?: { key?: unknown; eTag?: unknown } } } | null)
+      ?.s3;
     const bucket = s3?.bucket?.name;
     if (typeof bucket !== "string" || bucket === "") throw new RequestError(`Records[${i}].s3.bucket.name is missing`);
-    return { bucket, key: checkKey(s3?.object?.key, `Records[${i}].s3.object.key`), maybeEncoded: true };
+    return {
+      bucket,
+      key: checkKey(s3?.object?.key, `Records[${i}].s3.object.key`),
+      maybeEncoded: true,
+      ...checkEtag(s3?.object?.eTag, `Records[${i}].s3.object.eTag`),
+    };
   });
 }
 
@@ -46,6 +54,14 @@ function checkKey(key: unknown, where: string): string {
   if (typeof key !== "string" || key === "") throw new RequestError(`${where} must be a non-empty string`);
   if (Buffer.byteLength(key) > 1024) throw new RequestError(`${where} is longer than S3's 1024 bytes`);
   return key;
+}
+
+/** An optional ETag, quotes removed (listings and events differ in quoting). */
+function checkEtag(etag: unknown, where: string): { etag?: string } {
+  if (etag === undefined || etag === null || etag === "") return {};
+  if (typeof etag !== "string" || !/^"?[\w-]{1,128}"?$/.test(etag))
+    throw new RequestError(`${where} must be an object ETag (a short string of letters, digits and -)`);
+  return { etag: etag.replace(/^"|"$/g, "") };
 }
 
 function parseJson(text: string): unknown {

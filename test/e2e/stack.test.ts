@@ -135,7 +135,11 @@ async function invokeWithFaasCli(env: Record<string, string | undefined>, cli: s
     .find((line) => line.startsWith(`${video},`))
     ?.split(",")[1] as string;
   // faas-cli may print a notice first ("Failed to lookup auth config": no `faas-cli login` here).
-  expect((JSON.parse(done.stdout.slice(done.stdout.indexOf("{"))) as { people: { name: string }[] }).people.map((p) => p.name)).toEqual([expected]);
+  expect(
+    (JSON.parse(done.stdout.slice(done.stdout.indexOf("{"))) as { people: { name: string }[] }).people.map(
+      (p) => p.name,
+    ),
+  ).toEqual([expected]);
   // A key that does not exist: faas-cli reports the function's 404 and exits non-zero.
   const missing = await invoke("faas-cli/no-such-video.mp4");
   expect(missing.code).not.toBe(0);

@@ -12,6 +12,7 @@ import { createFunctionApp, serveFunction } from "../../functions/face-recogniti
 import { readFunctionConfig } from "../../functions/face-recognition/config.js";
 import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js";
 import { importGalleryFile } from "../../functions/face-recognition/gallery/import.js";
+import { reportStem } from "../../functions/face-recognition/pipeline/report.js";
 import type { RunningServer } from "../../functions/face-recognition/server.js";
 import { requireData } from "../support/data.js";
 import { buildHostileCorpus, CORPUS_LIMITS, type HostileCase } from "../support/hostile-corpus.js";
@@ -149,17 +150,23 @@ describe.skipIf(!data)("hostile uploads through the function's server", () => {
 
   it("derives output names from hostile keys exactly and safely", async () => {
     const clip = readFileSync(join(work, "no-face.mp4"));
+    // [key, the safe stem it names]: a key that is not exactly `<stem>.mp4` gets `~` and a hash after it.
     const keys: [string, string][] = [
       ["keys/with space.mp4", "keys/with space"],
       ["keys/a+b=c&d.mp4", "keys/a+b=c&d"],
       ["keys/ünïcødé 日本語 😀.mp4", "keys/ünïcødé 日本語 😀"],
-      ["keys/../../escape.mp4", "keys/escape"],
-      ["keys/./dot//double.mp4", "keys/dot/double"],
-      ["keys/ctl\u0007bell.mp4", "keys/ctlbell"],
-      ["keys/.hidden", "keys/.hidden"],
+      ["keys/../../escape.mp4", "keys/escape~"],
+      ["keys/./dot//double.mp4", "keys/dot/double~"],
+      ["keys/ctl\u0007bell.mp4", "keys/ctlbell~"],
+      ["keys/.hidden", "keys/.hidden~"],
       ["keys/%2e%2e%2fpct.mp4", "keys/%2e%2e%2fpct"],
     ];
-    for (const [key, stem] of keys) {
+    const stems: string[] = [];
+    for (const [key, safe] of keys) {
+      const stem = reportStem(key);
+      if (safe.endsWith("~")) expect(stem, key).toMatch(new RegExp(`^${escapeRegExp(safe)}[0-9a-f]{8}$`));
+      else expect(stem, key).toBe(safe);
+      stems.push(stem);
       await s3.send(new PutObjectCommand({ Bucket: input, Key: key, Body: clip }));
       const res = await invoke({ bucket: input, key });
       expect(res.status, key).toBe(200);
@@ -169,7 +176,11 @@ describe.skipIf(!data)("hostile uploads through the function's server", () => {
     const written = (await outputKeys()).filter(
       (k) => !k.startsWith("hostile/") && k !== "warm.csv" && k !== "warm.json",
     );
-    expect(written).toEqual(keys.flatMap(([, stem]) => [`${stem}.csv`, `${stem}.json`]).sort());
+    expect(written).toEqual(stems.flatMap((stem) => [`${stem}.csv`, `${stem}.json`]).sort());
     expect(written.every((k) => !k.split("/").includes("..") && !k.startsWith("/"))).toBe(true);
   });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -26,3 +26,14 @@ export class VideoNotFoundError extends Error {
     this.name = "VideoNotFoundError";
   }
 }
+
+/** The object changed since the request named it (another upload under the same key): not a failure. */
+export class VideoSupersededError extends Error {
+  constructor(
+    readonly key: string,
+    readonly etag: string,
+  ) {
+    super(`"${key}" is no longer the content with ETag ${etag}: a newer upload replaced it`);
+    this.name = "VideoSupersededError";
+  }
+}

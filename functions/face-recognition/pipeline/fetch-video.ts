@@ -4,8 +4,15 @@
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { downloadObject, httpStatusOf, isNotFound, ObjectTooLargeError } from "../../../lib/s3.js";
-import { VideoError, VideoNotFoundError } from "./errors.js";
+import {
+  currentEtag,
+  downloadObject,
+  httpStatusOf,
+  isNotFound,
+  isPreconditionFailed,
+  ObjectTooLargeError,
+} from "../../../lib/s3.js";
+import { VideoError, VideoNotFoundError, VideoSupersededError } from "./errors.js";
 import { tempDirPrefix } from "./temp-dirs.js";
 
 export interface FetchedVideo {
@@ -18,22 +25,26 @@ export interface FetchedVideo {
 
 /** Where videos come from: the input bucket in the cloud. */
 export interface VideoSource {
-  fetch(bucket: string, key: string, maxBytes: number): Promise<FetchedVideo>;
+  /** Downloads the object; with `etag`, only that content (else VideoSupersededError). */
+  fetch(bucket: string, key: string, maxBytes: number, etag?: string): Promise<FetchedVideo>;
+  /** The object's current ETag, or undefined once it is gone. */
+  etag(bucket: string, key: string): Promise<string | undefined>;
 }
 
 export class S3VideoSource implements VideoSource {
   constructor(private readonly s3: S3Client) {}
 
-  async fetch(bucket: string, key: string, maxBytes: number): Promise<FetchedVideo> {
+  async fetch(bucket: string, key: string, maxBytes: number, etag?: string): Promise<FetchedVideo> {
     const dir = await mkdtemp(tempDirPrefix());
     const cleanup = () => rm(dir, { recursive: true, force: true });
     try {
       const file = join(dir, "video");
-      const info = await downloadObject(this.s3, bucket, key, file, maxBytes);
+      const info = await downloadObject(this.s3, bucket, key, file, maxBytes, etag);
       return { file, size: info.size, etag: info.etag, cleanup };
     } catch (err) {
       await cleanup();
       if (err instanceof ObjectTooLargeError) throw new VideoError(err.message);
+      if (etag && isPreconditionFailed(err)) throw new VideoSupersededError(key, etag);
       if (isNotFound(err)) throw new VideoNotFoundError(bucket, key);
       // The SDK names a bodiless 403 (HEAD) "UnknownError": say what it is (retryable: keys rotate).
       if (httpStatusOf(err) === 403) {
@@ -41,6 +52,10 @@ export class S3VideoSource implements VideoSource {
       }
       throw err;
     }
+  }
+
+  etag(bucket: string, key: string): Promise<string | undefined> {
+    return currentEtag(this.s3, bucket, key);
   }
 }
 

@@ -4,7 +4,14 @@ import { createHash } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { deleteObject, isNotFound, putText } from "../../../lib/s3.js";
+import {
+  currentEtag,
+  deleteObject,
+  isNotFound,
+  isPreconditionFailed,
+  putText,
+  type WriteCondition,
+} from "../../../lib/s3.js";
 
 export interface PersonReport {
   name: string;
@@ -28,9 +35,20 @@ export interface VideoResult {
 }
 
 export interface ReportSink {
-  write(name: string, body: string, contentType: string): Promise<void>;
+  /** With a condition, throws ReportConflictError when the report is no longer the one expected. */
+  write(name: string, body: string, contentType: string, condition?: WriteCondition): Promise<void>;
   /** Removes a report if it exists. */
   remove(name: string): Promise<void>;
+  /** The report's current version (ETag), or undefined when there is none. */
+  version(name: string): Promise<string | undefined>;
+}
+
+/** Another writer replaced the report between our read of its version and our write. */
+export class ReportConflictError extends Error {
+  constructor(readonly report: string) {
+    super(`${report} was written by another run meanwhile`);
+    this.name = "ReportConflictError";
+  }
 }
 
 export function toCsv(people: Pick<PersonReport, "name" | "major" | "year">[]): string {
@@ -46,14 +64,20 @@ export function csvCell(value: string): string {
 
 const ERROR_SUFFIX = ".error";
 
-/** Writes `<stem>.csv` and `<stem>.json`, then removes an error report an earlier upload left. */
-export async function writeReport(sink: ReportSink, stem: string, result: VideoResult): Promise<string[]> {
+/**
+ * Writes `<stem>.csv` (under `condition`, when given: the CSV is the key's outcome) and then
+ * `<stem>.json`, then removes an error report an earlier upload left.
+ */
+export async function writeReport(
+  sink: ReportSink,
+  stem: string,
+  result: VideoResult,
+  condition?: WriteCondition,
+): Promise<string[]> {
   const csvName = `${stem}.csv`;
   const jsonName = `${stem}.json`;
-  await Promise.all([
-    sink.write(jsonName, `${JSON.stringify(result, null, 2)}\n`, "application/json"),
-    sink.write(csvName, toCsv(result.people), "text/csv"),
-  ]);
+  await sink.write(csvName, toCsv(result.people), "text/csv", condition);
+  await sink.write(jsonName, `${JSON.stringify(result, null, 2)}\n`, "application/json");
   await sink.remove(`${stem}${ERROR_SUFFIX}.json`);
   return [csvName, jsonName];
 }
@@ -85,6 +109,11 @@ export class DirectorySink implements ReportSink {
   async remove(name: string): Promise<void> {
     await rm(join(this.dir, name), { force: true });
   }
+
+  // A local folder has one writer (the CLI): no versions to compare.
+  async version(): Promise<undefined> {
+    return undefined;
+  }
 }
 
 /**
@@ -115,11 +144,16 @@ export class S3Sink implements ReportSink {
     private readonly bucket: string,
   ) {}
 
-  async write(name: string, body: string, contentType: string): Promise<void> {
-    await putText(this.s3, this.bucket, name, body, contentType).catch((err: unknown) => {
+  async write(name: string, body: string, contentType: string, condition?: WriteCondition): Promise<void> {
+    await putText(this.s3, this.bucket, name, body, contentType, condition).catch((err: unknown) => {
+      if (condition && isPreconditionFailed(err)) throw new ReportConflictError(name);
       // RGW's bodiless 404 reaches the SDK as "UnknownError": say what it means.
       throw isNotFound(err) ? new Error("the output bucket does not exist") : err;
     });
+  }
+
+  version(name: string): Promise<string | undefined> {
+    return currentEtag(this.s3, this.bucket, name);
   }
 
   async remove(name: string): Promise<void> {

@@ -14,6 +14,18 @@ describe("parseInvocation", () => {
     ]);
   });
 
+  it("takes the ETag of the content meant, from the body or the event record, without quotes", () => {
+    expect(parseInvocation({ key: "x.mp4", etag: '"0a1b-2"' }, "input")).toEqual([
+      { bucket: "input", key: "x.mp4", maybeEncoded: false, etag: "0a1b-2" },
+    ]);
+    const record = {
+      s3: { bucket: { name: "input" }, object: { key: "v.mp4", eTag: "f97c5d29941bfb1b2fdab0874906ab82" } },
+    };
+    expect(parseInvocation({ Records: [record] }, "input")[0]?.etag).toBe("f97c5d29941bfb1b2fdab0874906ab82");
+    expect(() => parseInvocation({ key: "x.mp4", etag: 7 }, "input")).toThrow(/"etag" must be an object ETag/);
+    expect(() => parseInvocation({ key: "x.mp4", etag: 'a" OR "b' }, "input")).toThrow(/"etag"/);
+  });
+
   it("takes every record of an S3/Ceph event", () => {
     const body = { Records: [1, 2].map((n) => ({ s3: { bucket: { name: "input" }, object: { key: `v${n}.mp4` } } })) };
     expect(parseInvocation(JSON.stringify(body), "input").map((r) => r.key)).toEqual(["v1.mp4", "v2.mp4"]);
