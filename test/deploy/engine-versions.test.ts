@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { WRITTEN_FOR } from "../../functions/face-recognition/pipeline/speedups.js";
 import { requireData } from "../support/data.js";
+import { cse546Gallery } from "../support/fixtures.js";
 import { waitFor } from "../support/wait.js";
 import { ensureBuilt } from "./support/bundle.js";
 import { ROOT } from "./support/scan.js";
@@ -43,16 +44,7 @@ describe.skipIf(!data)("the function on a face-api version the speedups were not
     const manifest = JSON.parse(readFileSync(join(realFaceApi, "package.json"), "utf8")) as { version: string };
     writeFileSync(join(faceApi, "package.json"), JSON.stringify({ ...manifest, version: "1.7.99" }));
 
-    const encoding = JSON.parse(readFileSync(join(data as string, "cse546/encoding.json"), "utf8")) as {
-      entries: { name: string; descriptor: number[] }[];
-    };
-    const gallery = {
-      format: "facerec-gallery",
-      version: 1,
-      model: "dlib-resnet",
-      people: encoding.entries.map((e) => ({ name: e.name, descriptors: [e.descriptor] })),
-    };
-    writeFileSync(join(work, "gallery.json"), JSON.stringify(gallery));
+    writeFileSync(join(work, "gallery.json"), cse546Gallery(data as string));
 
     let output = "";
     child = spawn(process.execPath, [join(work, "dist/function.mjs")], {

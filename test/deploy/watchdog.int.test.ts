@@ -18,6 +18,7 @@ import { createS3Client } from "../../lib/s3.js";
 import { loadStudents } from "../../lib/students.js";
 import { GatewayInvoker } from "../../trigger/invoker.js";
 import { requireData } from "../support/data.js";
+import { cse546Gallery } from "../support/fixtures.js";
 import { openfaasTool, WATCHDOG_METRICS_PORT } from "../support/openfaas.js";
 import { childrenOf, exited } from "../support/processes.js";
 import { videoFolders } from "../support/temp-dirs.js";
@@ -88,16 +89,7 @@ async function stage(): Promise<Stage> {
     secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
   });
   await loadStudents(db, table, join(dir, "cse546/student_data.json"));
-  const encoding = JSON.parse(readFileSync(join(dir, "cse546/encoding.json"), "utf8")) as {
-    entries: { name: string; descriptor: number[] }[];
-  };
-  const gallery = {
-    format: "facerec-gallery",
-    version: 1,
-    model: "dlib-resnet",
-    people: encoding.entries.map((e) => ({ name: e.name, descriptors: [e.descriptor] })),
-  };
-  writeFileSync(join(work, "gallery.json"), JSON.stringify(gallery));
+  writeFileSync(join(work, "gallery.json"), cse546Gallery(dir));
 
   // One file per stack.yml secret, named as OpenFaaS mounts them: the test stack's value of the
   // variable the code reads for that file (the token is made here).
@@ -189,6 +181,16 @@ class Watchdog {
   }
 }
 
+/** The trigger's invoker, calling the watchdog as it calls the gateway. */
+const invokerFor = (watchdog: Watchdog, stage: Stage, timeoutMs = 60_000) =>
+  new GatewayInvoker({
+    gatewayUrl: watchdog.url(""),
+    functionName: repo.functionName,
+    mode: "sync",
+    timeoutMs,
+    token: stage.token,
+  });
+
 const metrics = async () => (await fetch(`http://127.0.0.1:${WATCHDOG_METRICS_PORT}/metrics`)).text();
 
 describe("the image's watchdog settings", () => {
@@ -242,13 +244,7 @@ describe.skipIf(!data || !services || !fwatchdog)("the function behind the real 
   });
 
   it("is called by the trigger's invoker as through the gateway (sync)", async () => {
-    const invoker = new GatewayInvoker({
-      gatewayUrl: watchdog.url(""),
-      functionName: repo.functionName,
-      mode: "sync",
-      timeoutMs: 60_000,
-      token: run.token,
-    });
+    const invoker = invokerFor(watchdog, run);
     const outcome = await invoker.invoke({
       video: { bucket: run.inputBucket, key: VIDEO, etag: run.etags[VIDEO] as string },
       jobId: "wd-sync",
@@ -258,13 +254,7 @@ describe.skipIf(!data || !services || !fwatchdog)("the function behind the real 
 
   it("answers 429 past max_inflight, which the trigger takes as busy (transient), and counts it in its metrics", async () => {
     const limit = Number(imageEnv.max_inflight);
-    const invoker = new GatewayInvoker({
-      gatewayUrl: watchdog.url(""),
-      functionName: repo.functionName,
-      mode: "sync",
-      timeoutMs: 60_000,
-      token: run.token,
-    });
+    const invoker = invokerFor(watchdog, run);
     const calls = Array.from({ length: limit + 2 }, (_, i) =>
       invoker.invoke({
         video: { bucket: run.inputBucket, key: LONG_VIDEO, etag: run.etags[LONG_VIDEO] as string },
@@ -300,13 +290,7 @@ describe.skipIf(!data || !services || !fwatchdog)("the function behind the real 
     ]);
     expect(code).not.toBe("still running");
     expect(watchdog.output).toContain("Forked function has terminated");
-    const invoker = new GatewayInvoker({
-      gatewayUrl: watchdog.url(""),
-      functionName: repo.functionName,
-      mode: "sync",
-      timeoutMs: 5_000,
-      token: run.token,
-    });
+    const invoker = invokerFor(watchdog, run, 5_000);
     // The function is absent: a network error, retried by the trigger, not a failed video.
     const outcome = await invoker.invoke({
       video: { bucket: run.inputBucket, key: VIDEO, etag: run.etags[VIDEO] as string },

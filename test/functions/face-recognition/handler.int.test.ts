@@ -7,26 +7,16 @@ import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type FunctionEvent, createHandler } from "../../../functions/face-recognition/handler.js";
 import { S3VideoSource } from "../../../functions/face-recognition/pipeline/fetch-video.js";
-import { S3Sink, toCsv, type VideoResult } from "../../../functions/face-recognition/pipeline/report.js";
+import { S3Sink, toCsv } from "../../../functions/face-recognition/pipeline/report.js";
 import { memoryLogger } from "../../../lib/log.js";
 import { currentEtag, getText, type WriteCondition } from "../../../lib/s3.js";
+import { videoResult } from "../../support/fixtures.js";
 import { testS3Client } from "../../support/services.js";
 
 const suffix = Date.now().toString(36);
 const input = `handler-in-${suffix}`;
 const output = `handler-out-${suffix}`;
 const s3 = testS3Client();
-
-const result = (video: string, name: string): VideoResult => ({
-  video,
-  people: [{ name, major: "", year: "", distance: 0.3, firstSeen: 0, lastSeen: 0, frames: 1 }],
-  unknownFaces: 0,
-  framesExamined: 1,
-  backend: "stand-in",
-  mode: "all",
-  timingsMs: {},
-  warnings: [],
-});
 
 const upload = async (key: string, body: string) =>
   (await s3.send(new PutObjectCommand({ Bucket: input, Key: key, Body: body }))).ETag?.replace(/"/g, "") as string;
@@ -63,7 +53,7 @@ async function invoke(body: unknown, { during = async () => undefined, sink = ne
       const { readFile } = await import("node:fs/promises");
       const content = await readFile(file, "utf8");
       await during();
-      return result(video, content);
+      return videoResult(video, [content]);
     },
     inputBucket: input,
     maxVideoBytes: 1024,

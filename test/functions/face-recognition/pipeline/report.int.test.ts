@@ -5,25 +5,16 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   reportStem,
   S3Sink,
-  type VideoResult,
   writeErrorReport,
   writeReport,
 } from "../../../../functions/face-recognition/pipeline/report.js";
 import { listAllObjects } from "../../../../lib/s3.js";
+import { videoResult } from "../../../support/fixtures.js";
 import { testS3Client } from "../../../support/services.js";
 
 const bucket = `report-${Date.now().toString(36)}`;
 const s3 = testS3Client();
-const result: VideoResult = {
-  video: "a.mp4",
-  people: [],
-  unknownFaces: 0,
-  framesExamined: 1,
-  backend: "wasm",
-  mode: "all",
-  timingsMs: {},
-  warnings: [],
-};
+const result = videoResult("a.mp4");
 const keys = async () => {
   const found: string[] = [];
   for await (const o of listAllObjects(s3, bucket)) found.push(o.key);

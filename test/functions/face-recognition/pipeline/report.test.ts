@@ -11,6 +11,7 @@ import {
   writeErrorReport,
   writeReport,
 } from "../../../../functions/face-recognition/pipeline/report.js";
+import { videoResult } from "../../../support/fixtures.js";
 
 describe("toCsv", () => {
   it("writes the header and one row per person", () => {
@@ -100,16 +101,7 @@ describe("writeReport", () => {
 });
 
 describe("a new report for a key", () => {
-  const result: VideoResult = {
-    video: "v.mp4",
-    people: [],
-    unknownFaces: 0,
-    framesExamined: 1,
-    backend: "wasm",
-    mode: "all",
-    timingsMs: {},
-    warnings: [],
-  };
+  const result = videoResult("v.mp4");
 
   it("removes the error report an earlier upload left, and the reverse", async () => {
     const dir = mkdtempSync(join(tmpdir(), "report-"));
