@@ -1,5 +1,6 @@
 // facerec: the pipeline on local files, and the gallery and student-table chores.
 //   recognize <video>… --gallery <file> [--students <json> | --table <name>] [--mode all|first] [--json]
+//     (with neither --students nor --table, nor their variables, names come without major and year)
 //   enroll <people-dir> --out <gallery.json>
 //   enroll-video <video> --name <person> --out <gallery.json> [--from <s>] [--seconds <s>]
 //   gallery import <encoding-file> --out <gallery.json>
@@ -14,8 +15,9 @@ import { config as loadDotenv } from "dotenv";
 import { type Env, readSettings } from "../../lib/config.js";
 import { readDynamoSettings } from "../../lib/cloud.js";
 import { createDynamoClient } from "../../lib/dynamo.js";
+import { redact } from "../../lib/log.js";
 import { loadStudents } from "../../lib/students.js";
-import { readRecognitionSettings, readStudentSettings } from "./config.js";
+import { DEFAULT_STUDENTS_TABLE, readRecognitionSettings, readStudentSettings } from "./config.js";
 import { enrollFolder, enrollFromVideo, type Progress } from "./enroll.js";
 import { emptyGallery, loadGallery, saveGallery } from "./gallery/gallery.js";
 import { importGalleryFile } from "./gallery/import.js";
@@ -112,6 +114,8 @@ async function recognize(videos: string[], env: Env, json: boolean): Promise<num
     gallery: read.string("GALLERY"),
     dynamo: readDynamoSettings(read),
   }));
+  if (settings.students.kind === "none")
+    console.error("facerec: no students source (--students <json> or --table <name>): major and year left empty");
   // Models load once for all the videos.
   const [engine, gallery, students] = await Promise.all([
     startEngine(settings.recognition),
@@ -130,7 +134,7 @@ async function recognize(videos: string[], env: Env, json: boolean): Promise<num
       result = await analyzeVideo(video, video, analyzer);
     } catch (err) {
       failures++;
-      console.error(`facerec: ${video}: ${(err as Error).message}`);
+      console.error(`facerec: ${video}: ${redact((err as Error).message)}`);
       continue;
     }
     for (const warning of result.warnings) console.error(`facerec: ${video}: warning: ${warning}`);
@@ -194,7 +198,7 @@ async function importGallery(file: string, out: string): Promise<number> {
 
 async function loadStudentsTable(file: string, env: Env): Promise<number> {
   const settings = readSettings(env, (read) => ({
-    table: readStudentSettings(read).table,
+    table: read.string("STUDENTS_TABLE", DEFAULT_STUDENTS_TABLE),
     dynamo: readDynamoSettings(read),
   }));
   const loaded = await loadStudents(createDynamoClient(settings.dynamo), settings.table, file);
@@ -227,7 +231,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof UsageError) console.error(`facerec: ${err.message}\n${USAGE}`);
-    else console.error(`facerec: ${(err as Error).message}`);
+    else console.error(`facerec: ${redact((err as Error).message)}`);
     process.exit(2);
   },
 );

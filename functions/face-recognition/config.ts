@@ -25,11 +25,14 @@ export interface RecognitionSettings {
   ffmpegPath?: string;
 }
 
-export interface StudentSettings {
-  table: string;
-  /** A local student_data.json instead of the table. */
-  file?: string;
-}
+/**
+ * Where student records come from: a DynamoDB table, a local student_data.json, or nothing (the
+ * CLI with neither configured: names are reported with empty major and year).
+ */
+export type StudentSettings = { kind: "table"; table: string } | { kind: "file"; file: string } | { kind: "none" };
+
+/** The table the function reads, and `students load` fills, when STUDENTS_TABLE is unset. */
+export const DEFAULT_STUDENTS_TABLE = "students";
 
 export interface FunctionConfig {
   host: string;
@@ -73,8 +76,12 @@ export function readRecognitionSettings(read: SettingsReader): RecognitionSettin
   };
 }
 
-export function readStudentSettings(read: SettingsReader): StudentSettings {
-  return { table: read.string("STUDENTS_TABLE", "students"), file: read.optional("STUDENTS_FILE") };
+/** STUDENTS_FILE wins over STUDENTS_TABLE; with neither, `defaultTable`, else no source. */
+export function readStudentSettings(read: SettingsReader, defaultTable?: string): StudentSettings {
+  const file = read.optional("STUDENTS_FILE");
+  if (file !== undefined) return { kind: "file", file };
+  const table = read.optional("STUDENTS_TABLE") ?? defaultTable;
+  return table === undefined ? { kind: "none" } : { kind: "table", table };
 }
 
 export function readFunctionConfig(env: Env = process.env): FunctionConfig {
@@ -85,7 +92,7 @@ export function readFunctionConfig(env: Env = process.env): FunctionConfig {
     workers: read.int("WORKERS", availableParallelism(), { min: 1, max: 64 }),
     gallery: read.string("GALLERY"),
     recognition: readRecognitionSettings(read),
-    students: readStudentSettings(read),
+    students: readStudentSettings(read, DEFAULT_STUDENTS_TABLE),
     s3: readS3Settings(read),
     dynamo: readDynamoSettings(read),
     token: read.secret("FUNCTION_TOKEN", "function-token", false),

@@ -9,7 +9,12 @@ import { type FaceEngine, loadFaceEngine } from "./pipeline/faces.js";
 import { prepareFfmpeg, useFfmpeg } from "./pipeline/ffmpeg.js";
 import type { FrameOptions } from "./pipeline/frames.js";
 import { defaultRules, type MatchRules } from "./pipeline/match.js";
-import { DynamoStudentDirectory, FileStudentDirectory, type StudentDirectory } from "./pipeline/students.js";
+import {
+  DynamoStudentDirectory,
+  FileStudentDirectory,
+  NoStudentDirectory,
+  type StudentDirectory,
+} from "./pipeline/students.js";
 
 export async function startEngine(settings: RecognitionSettings): Promise<FaceEngine> {
   useFfmpeg(settings.ffmpegPath);
@@ -43,7 +48,14 @@ export async function openStudents(
   settings: StudentSettings,
   db: () => DynamoDBDocumentClient,
 ): Promise<StudentDirectory> {
-  return settings.file ? FileStudentDirectory.load(settings.file) : new DynamoStudentDirectory(db(), settings.table);
+  switch (settings.kind) {
+    case "file":
+      return FileStudentDirectory.load(settings.file);
+    case "table":
+      return new DynamoStudentDirectory(db(), settings.table);
+    case "none":
+      return new NoStudentDirectory();
+  }
 }
 
 export function frameOptions(settings: RecognitionSettings): FrameOptions {

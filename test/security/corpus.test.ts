@@ -101,7 +101,7 @@ describe.skipIf(!data)("hostile uploads", () => {
         settings,
         await startEngine(settings),
         await loadGallery(gallery),
-        await openStudents({ table: "", file: students }, () => {
+        await openStudents({ kind: "file", file: students }, () => {
           throw new Error("no database in this test");
         }),
       );

@@ -31,7 +31,7 @@ export async function analyzeVideo(file: string, video: string, analyzer: Analyz
   const records = await Promise.all(recognition.people.map((p) => analyzer.students.find(p.name)));
   recognition.people.forEach((p, i) => {
     const student = records[i];
-    if (!student) warnings.push(`no student record for "${p.name}"`);
+    if (!student && analyzer.students.kind !== "none") warnings.push(`no student record for "${p.name}"`);
     people.push({
       name: p.name,
       major: student?.major ?? "",

@@ -1,8 +1,9 @@
 // The facerec command line, run as a user runs it.
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadGallery } from "../../../functions/face-recognition/gallery/gallery.js";
@@ -11,18 +12,52 @@ import { requireData } from "../../support/data.js";
 const exec = promisify(execFile);
 const data = requireData();
 
-async function facerec(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(command: string, args: string[], options: { cwd?: string; env: NodeJS.ProcessEnv }): Promise<Run> {
   try {
-    const { stdout, stderr } = await exec("npx", ["tsx", "functions/face-recognition/cli.ts", ...args], {
-      // No stack settings from a developer's .stack.env: the CLI must work on files alone.
-      env: { ...process.env, STUDENTS_TABLE: "", GALLERY: "" },
-      maxBuffer: 10_000_000,
-    });
+    const { stdout, stderr } = await exec(command, args, { ...options, maxBuffer: 10_000_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
+    const e = err as Run;
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
+}
+
+function facerec(...args: string[]): Promise<Run> {
+  // No stack settings from a developer's .stack.env: the CLI must work on files alone.
+  return run("npx", ["tsx", "functions/face-recognition/cli.ts", ...args], {
+    env: { ...process.env, STUDENTS_TABLE: "", GALLERY: "" },
+  });
+}
+
+const repo = resolve(import.meta.dirname, "../../..");
+
+/**
+ * facerec on a fresh machine: run from `cwd` (no .stack.env there), with no AWS, DynamoDB or
+ * students variable and a HOME of its own (no ~/.aws), plus only the variables given.
+ */
+function facerecFresh(cwd: string, extra: Record<string, string>, ...args: string[]): Promise<Run> {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !/^(AWS_|DYNAMODB_|STUDENTS_|GALLERY$)/.test(name)),
+  );
+  return run(join(repo, "node_modules", ".bin", "tsx"), [join(repo, "functions/face-recognition/cli.ts"), ...args], {
+    cwd,
+    env: { ...env, HOME: cwd, ...extra },
+  });
+}
+
+/** A local TCP port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((done) => server.close(() => done()));
+  return port;
 }
 
 describe.skipIf(!data)("facerec", () => {
@@ -140,5 +175,67 @@ describe.skipIf(!data)("facerec", () => {
     expect(g.model).toBe("face-api-facerecognitionnet");
     expect(g.people[0]?.name).toBe("johnny");
     expect(g.people[0]?.descriptors.length).toBeGreaterThan(0);
+  });
+
+  describe("recognize with no students source, from a fresh folder", () => {
+    const fresh = mkdtempSync(join(tmpdir(), "cli-fresh-"));
+
+    beforeAll(() => {
+      copyFileSync(join(dir, "cse546", "videos", "test_1.mp4"), join(fresh, "test_1.mp4"));
+      copyFileSync(gallery, join(fresh, "g.json"));
+      expect(existsSync(join(fresh, ".stack.env"))).toBe(false);
+    });
+
+    it("prints the names with empty major and year, says why once, and exits 0", async () => {
+      const out = await facerecFresh(fresh, {}, "recognize", "test_1.mp4", "--gallery", "g.json");
+      expect(out.stderr).toBe(
+        "facerec: no students source (--students <json> or --table <name>): major and year left empty\n",
+      );
+      expect(out.stdout).toBe("name,major,year\r\npresident_biden,,\r\n");
+      expect(out.code).toBe(0);
+    });
+
+    it("a students table asked for and unreachable fails the video, naming the table and the cause, no secret", async () => {
+      const port = await closedPort();
+      const secret = "s3cr3t-never-printed-0123456789";
+      const out = await facerecFresh(
+        fresh,
+        {
+          DYNAMODB_ENDPOINT: `http://127.0.0.1:${port}`,
+          AWS_ACCESS_KEY_ID: "AKIDFRESH",
+          AWS_SECRET_ACCESS_KEY: secret,
+        },
+        "recognize",
+        "test_1.mp4",
+        "--gallery",
+        "g.json",
+        "--table",
+        "students",
+      );
+      expect(out.code).toBe(1);
+      expect(out.stdout).toBe("");
+      expect(out.stderr).toBe(
+        `facerec: test_1.mp4: students table "students" (DynamoDB) lookup failed: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+      );
+      expect(out.stderr).not.toContain(secret);
+    });
+
+    it("a students file asked for and missing is refused before any video, naming the file", async () => {
+      const out = await facerecFresh(
+        fresh,
+        {},
+        "recognize",
+        "test_1.mp4",
+        "--gallery",
+        "g.json",
+        "--students",
+        "missing.json",
+      );
+      expect(out.code).toBe(2);
+      expect(out.stdout).toBe("");
+      expect(out.stderr).toBe(
+        "facerec: students file missing.json cannot be used: ENOENT: no such file or directory, open 'missing.json'\n",
+      );
+    });
   });
 });
