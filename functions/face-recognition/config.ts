@@ -16,12 +16,17 @@ export interface RecognitionSettings {
   speedups: SpeedupSetting;
   sampleFps: number;
   frameWidth: number;
+  /** Frames are scaled into frameWidth × frameMaxHeight: no side of a frame is unbounded. */
+  frameMaxHeight: number;
   tinyInputSize: number;
   /** Rule overrides; unset rules take the defaults for the gallery's model. */
   rules: Partial<MatchRules>;
   maxVideoBytes: number;
   maxVideoSeconds: number;
   maxVideoPixels: number;
+  /** Longer side over shorter side, beyond which a video is refused. */
+  maxVideoAspect: number;
+  maxVideoFps: number;
   ffmpegPath?: string;
 }
 
@@ -60,18 +65,24 @@ export function readRecognitionSettings(read: SettingsReader): RecognitionSettin
     minFacePx: optionalNumber("MIN_FACE_PX", 0, 10_000),
     minFrames: optionalNumber("MIN_FRAMES", 1, 1_000),
   };
+  const frameWidth = read.int("FRAME_WIDTH", 640, { min: 64, max: 4096 });
   return {
     mode: read.oneOf("RECOGNITION_MODE", ["all", "first"] as const, "all"),
     detector: read.oneOf("DETECTOR", ["tiny", "ssd"] as const, "tiny"),
     backend: read.oneOf("FACE_BACKEND", ["auto", "tensorflow", "wasm", "cpu"] as const, "auto"),
     speedups: read.oneOf("FACE_SPEEDUPS", SPEEDUP_SETTINGS, "auto"),
     sampleFps: read.number("SAMPLE_FPS", 2, { min: 0.05, max: 60 }),
-    frameWidth: read.int("FRAME_WIDTH", 640, { min: 64, max: 4096 }),
+    frameWidth,
+    // A portrait phone video at the default width (640×1138) fits the default box unchanged.
+    frameMaxHeight: read.int("FRAME_MAX_HEIGHT", Math.min(2 * frameWidth, 4096), { min: 64, max: 4096 }),
     tinyInputSize: read.int("TINY_INPUT_SIZE", 416, { min: 128, max: 1024 }),
     rules: Object.fromEntries(Object.entries(rules).filter(([, v]) => v !== undefined)) as Partial<MatchRules>,
     maxVideoBytes: read.int("MAX_VIDEO_BYTES", 512 * 1024 * 1024, { min: 1 }),
     maxVideoSeconds: read.number("MAX_VIDEO_SECONDS", 600, { min: 1 }),
     maxVideoPixels: read.int("MAX_VIDEO_PIXELS", 4096 * 2304, { min: 64 * 64 }),
+    maxVideoAspect: read.number("MAX_VIDEO_ASPECT", 8, { min: 1, max: 100 }),
+    // 240 fps is the slow-motion rate of phones; every frame is decoded, sampled or not.
+    maxVideoFps: read.number("MAX_VIDEO_FPS", 240, { min: 1, max: 10_000 }),
     ffmpegPath: read.optional("FFMPEG_PATH"),
   };
 }

@@ -62,8 +62,11 @@ export function frameOptions(settings: RecognitionSettings): FrameOptions {
   return {
     fps: settings.sampleFps,
     maxWidth: settings.frameWidth,
+    maxHeight: settings.frameMaxHeight,
     maxSeconds: settings.maxVideoSeconds,
     maxPixels: settings.maxVideoPixels,
+    maxAspect: settings.maxVideoAspect,
+    maxFps: settings.maxVideoFps,
     inputFormat: "mov",
     threads: 1,
   };

@@ -122,6 +122,9 @@ function ffmpegOptions(
   options: FrameOptions,
   probe: boolean,
 ): { inputOptions: string[]; outputOptions: string[] } {
+  const { maxWidth } = options;
+  const maxHeight = options.maxHeight ?? 2 * maxWidth;
+  const taller = `gt(ih*${maxWidth}\\,iw*${maxHeight})`;
   const filters = [
     // select, not fps: the fps filter looks ahead before it emits its first frame (~0.1 s of
     // decoding), and `first` mode usually answers on that very frame.
@@ -130,7 +133,8 @@ function ffmpegOptions(
       ? [`pad=ceil(iw*${options.padFactor}/2)*2:ceil(ih*${options.padFactor}/2)*2:(ow-iw)/2:(oh-ih)/2:color=gray`]
       : []),
     // Scale inside ffmpeg so a huge frame never reaches JS memory at full size; even sizes for RGB.
-    `scale='min(${options.maxWidth},iw)':-2:flags=bilinear`,
+    // Into a maxWidth × maxHeight box: frames taller than the box are bounded by its height.
+    `scale=w='if(${taller},-2,min(${maxWidth},iw))':h='if(${taller},min(${maxHeight},ih),-2)':flags=bilinear`,
   ];
   const inputOptions = [
     "-nostdin",
@@ -301,7 +305,7 @@ function decode(file: string | undefined, options: FrameOptions, probe: boolean)
 /** Refuses what the container header already shows to be unacceptable. */
 export function checkInput(
   data: { duration?: string; video?: string; video_details?: string[] },
-  options: Pick<FrameOptions, "maxSeconds" | "maxPixels">,
+  options: Pick<FrameOptions, "maxSeconds" | "maxPixels" | "maxAspect" | "maxFps">,
 ): string | undefined {
   if (!data.video) return "the file has no video stream";
   const seconds = parseDuration(data.duration);
@@ -310,9 +314,18 @@ export function checkInput(
   }
   const size = (data.video_details ?? []).map((d) => /^(\d{2,6})x(\d{2,6})/.exec(d.trim())).find(Boolean);
   if (size) {
-    const pixels = Number(size[1]) * Number(size[2]);
-    if (pixels > options.maxPixels)
-      return `the video's frames are ${size[1]}×${size[2]}, over the limit of ${options.maxPixels} pixels`;
+    const [width, height] = [Number(size[1]), Number(size[2])];
+    if (width * height > options.maxPixels)
+      return `the video's frames are ${width}×${height}, over the limit of ${options.maxPixels} pixels`;
+    const aspect = Math.max(width, height) / Math.min(width, height);
+    if (options.maxAspect !== undefined && aspect > options.maxAspect)
+      return `the video's frames are ${width}×${height}, an aspect ratio of ${Number(aspect.toFixed(1))}:1, over the limit of ${options.maxAspect}:1`;
+  }
+  // The container's average rate, as ffmpeg prints it: "29.97 fps", "240 fps", "1k fps".
+  const rate = (data.video_details ?? []).map((d) => /^(\d+(?:\.\d+)?)(k?) fps$/.exec(d.trim())).find(Boolean);
+  if (rate && options.maxFps !== undefined) {
+    const fps = Number(rate[1]) * (rate[2] ? 1000 : 1);
+    if (fps > options.maxFps) return `the video runs at ${fps} frames per second, over the limit of ${options.maxFps}`;
   }
   return undefined;
 }

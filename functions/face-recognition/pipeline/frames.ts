@@ -20,8 +20,17 @@ export interface Frame {
 export interface FrameOptions {
   /** Frames per second to sample; 0 means every frame. */
   fps: number;
-  /** Frames wider than this are scaled down to it (never up). */
+  /** Frames wider than this are scaled down to it (never up), keeping their aspect. */
   maxWidth: number;
+  /**
+   * Frames taller than this are scaled down to it: detectors pad a frame to a square of its
+   * longest side, so no side may be unbounded. Unset: twice maxWidth.
+   */
+  maxHeight?: number;
+  /** Videos whose longer side is more than this many times the shorter are refused (unset: no limit). */
+  maxAspect?: number;
+  /** Videos stated at more frames per second are refused: every frame is decoded, sampled or not. */
+  maxFps?: number;
   /** Longer videos are refused (the container's stated duration) and decoding stops there anyway. */
   maxSeconds: number;
   /** Frames with more pixels are refused by the decoder before they are allocated. */

@@ -1,15 +1,19 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { readSettings } from "../../../../lib/config.js";
+import { readRecognitionSettings } from "../../../../functions/face-recognition/config.js";
+import { frameOptions } from "../../../../functions/face-recognition/runtime.js";
 import { VideoError } from "../../../../functions/face-recognition/pipeline/errors.js";
 import { checkInput, PpmReader, startDecoder } from "../../../../functions/face-recognition/pipeline/ffmpeg.js";
 import { processesBelow } from "../../../support/processes.js";
 import { waitFor } from "../../../support/wait.js";
 import {
   type Frame,
+  type FrameOptions,
   indexComesFirst,
   startDecoderAhead,
   readFrames,
@@ -20,7 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), "frames-test-"));
 const ffmpeg = (...args: string[]) => execFileSync("ffmpeg", ["-v", "error", "-y", ...args]);
 const base = { fps: 2, maxWidth: 640, maxSeconds: 600, maxPixels: 4096 * 2304, inputFormat: "mov" as const };
 
-async function collect(file: string, options = base) {
+async function collect(file: string, options: FrameOptions = base) {
   const frames = [];
   for await (const f of readFrames(file, options))
     frames.push({ index: f.index, timeMs: f.timeMs, width: f.width, height: f.height, bytes: f.rgb.length });
@@ -263,5 +267,117 @@ describe("indexComesFirst", () => {
     const text = join(dir, "words.mp4");
     writeFileSync(text, "not a video at all");
     expect(await indexComesFirst(text)).toBe(false);
+  });
+});
+
+describe("frames of any shape", () => {
+  // The function's own frame options, from the default settings.
+  const defaults = frameOptions(readSettings({}, readRecognitionSettings));
+  const shapes = join(dir, "shapes");
+  const clip = (name: string, source: string) =>
+    ffmpeg(
+      "-f",
+      "lavfi",
+      "-i",
+      source,
+      "-c:v",
+      "libx264",
+      "-preset",
+      "ultrafast",
+      "-pix_fmt",
+      "yuv420p",
+      join(shapes, name),
+    );
+
+  /** ffmpeg's own decode of the first frame, as displayed (rotation applied), scaled to w×h. */
+  const displayed = (file: string, w: number, h: number, extra = "") =>
+    execFileSync("ffmpeg", [
+      "-v",
+      "error",
+      "-i",
+      file,
+      "-frames:v",
+      "1",
+      "-vf",
+      `scale=${w}:${h}:flags=bilinear${extra}`,
+      "-f",
+      "rawvideo",
+      "-pix_fmt",
+      "rgb24",
+      "-",
+    ]);
+  const meanDifference = (a: Buffer, b: Buffer) =>
+    a.reduce((sum, v, i) => sum + Math.abs(v - (b[i] ?? 0)), 0) / a.length;
+
+  beforeAll(() => {
+    mkdirSync(shapes);
+    clip("64x16384.mp4", "testsrc=size=64x16384:rate=2:duration=1");
+    clip("1000fps.mp4", "testsrc=size=160x120:rate=1000:duration=0.5");
+    clip("160x1280.mp4", "testsrc=size=160x1280:rate=10:duration=2");
+    // A phone held upright: pixels stored wide, rotation in the container's metadata.
+    clip("wide.mp4", "testsrc=size=1280x160:rate=10:duration=1");
+    ffmpeg("-i", join(shapes, "wide.mp4"), "-c", "copy", "-metadata:s:v:0", "rotate=90", join(shapes, "rotated.mp4"));
+  });
+
+  it("refuses a 64×16384 video for its aspect ratio before decoding a frame, with the function's limits", async () => {
+    const started = performance.now();
+    const refused = collect(join(shapes, "64x16384.mp4"), defaults);
+    await expect(refused).rejects.toThrow(VideoError);
+    await expect(refused).rejects.toThrow(
+      "the video's frames are 64×16384, an aspect ratio of 256:1, over the limit of 8:1",
+    );
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it("refuses a 1000 fps clip, with the function's limits", async () => {
+    await expect(collect(join(shapes, "1000fps.mp4"), defaults)).rejects.toThrow(
+      "the video runs at 1000 frames per second, over the limit of 240",
+    );
+    // Under a limit that allows it, the same clip decodes: the refusal is the limit's.
+    expect(await collect(join(shapes, "1000fps.mp4"), { ...defaults, maxFps: 1000 })).toHaveLength(1);
+  });
+
+  it("scales a tall video within the limits into the box: its longest side bounded", async () => {
+    expect(defaults).toMatchObject({ maxWidth: 640, maxHeight: 1280, maxAspect: 8, maxFps: 240 });
+    const fits = await collect(join(shapes, "160x1280.mp4"), defaults);
+    expect(fits.map((f) => [f.width, f.height])).toEqual(Array(4).fill([160, 1280]));
+    const boxed = await collect(join(shapes, "160x1280.mp4"), { ...defaults, maxHeight: 640 });
+    expect(boxed.map((f) => [f.width, f.height, f.bytes])).toEqual(Array(4).fill([80, 640, 80 * 640 * 3]));
+  });
+
+  it("without an aspect limit, a 64×16384 frame still comes out inside the box, in bounded time", async () => {
+    const started = performance.now();
+    const frames = await collect(join(shapes, "64x16384.mp4"), { ...defaults, maxAspect: undefined });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(frames.map((f) => [f.width, f.height])).toEqual([
+      [6, 1280],
+      [6, 1280],
+    ]);
+  });
+
+  it("reads the stated size and rate as ffmpeg prints them: wide as well as tall, 29.97 fps, 2k fps", () => {
+    const limits = { ...base, maxAspect: 8, maxFps: 30 };
+    const header = (...details: string[]) => ({ video: "h264", duration: "00:00:02.00", video_details: details });
+    expect(checkInput(header("h264", "yuv420p", "16384x64 [SAR 1:1 DAR 256:1]", "30 fps"), limits)).toBe(
+      "the video's frames are 16384×64, an aspect ratio of 256:1, over the limit of 8:1",
+    );
+    expect(checkInput(header("h264", "yuv420p", "1280x160", "29.97 fps", "30 tbr"), limits)).toBeUndefined();
+    expect(checkInput(header("h264", "yuv420p", "1280x720", "59.94 fps"), limits)).toBe(
+      "the video runs at 59.94 frames per second, over the limit of 30",
+    );
+    expect(checkInput(header("h264", "yuv420p", "1280x720", "2k fps", "2k tbr"), limits)).toBe(
+      "the video runs at 2000 frames per second, over the limit of 30",
+    );
+  });
+
+  it("a portrait video with rotation metadata comes out upright and inside the box", async () => {
+    const file = join(shapes, "rotated.mp4");
+    const frames: Frame[] = [];
+    for await (const f of readFrames(file, { ...defaults, maxHeight: 640 })) frames.push(f);
+    expect(frames.map((f) => [f.width, f.height])).toEqual(Array(2).fill([80, 640]));
+    const first = (frames[0] as Frame).rgb;
+    // Upright as ffmpeg displays it, not upside down.
+    expect(meanDifference(first, displayed(file, 80, 640))).toBeLessThan(2);
+    expect(meanDifference(first, displayed(file, 80, 640, ",hflip,vflip"))).toBeGreaterThan(20);
   });
 });
