@@ -1,7 +1,9 @@
 // npm run eval: precision and recall of identification over the labeled set built from the shared
 // data, for the rules in use and for a sweep around them (how the defaults were chosen).
 // Faces are detected once per video; the rules are then applied offline to the same detections.
-import { mkdtemp, rm } from "node:fs/promises";
+// Then classroom-like scenes composed from the held-out photos (eval/scenes.ts): detection and
+// identification by face width and by case, and the time per video.
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readSettings } from "../lib/config.js";
@@ -9,16 +11,27 @@ import { readRecognitionSettings } from "../functions/face-recognition/config.js
 import { enrollPhotos } from "../functions/face-recognition/enroll.js";
 import { type Gallery, toMatchIndex } from "../functions/face-recognition/gallery/gallery.js";
 import { importGalleryFile } from "../functions/face-recognition/gallery/import.js";
-import type { DetectedFace, FaceEngine } from "../functions/face-recognition/pipeline/faces.js";
+import { type DetectedFace, type FaceEngine, loadFaceEngine } from "../functions/face-recognition/pipeline/faces.js";
 import { readFrames } from "../functions/face-recognition/pipeline/frames.js";
 import { judgeFace, type MatchRules, SightingTally } from "../functions/face-recognition/pipeline/match.js";
 import { frameOptions, matchRules, startEngine } from "../functions/face-recognition/runtime.js";
-import { buildProbes, cse546Clips, type LabeledVideo, score, splitPeople } from "./eval/dataset.js";
+import { buildProbes, cse546Clips, type LabeledVideo, score, type Split, splitPeople } from "./eval/dataset.js";
+import {
+  locatePhoto,
+  planScenes,
+  type SceneObservation,
+  type SceneRow,
+  type SceneVideo,
+  sceneRows,
+  writeScene,
+} from "./eval/scenes.js";
 import { dataDir, DATA_ENV } from "../test/support/data.js";
 
 interface Observed {
   video: LabeledVideo;
-  frames: { timeMs: number; faces: DetectedFace[] }[];
+  frames: { timeMs: number; width: number; faces: DetectedFace[] }[];
+  /** Decode and inference, wall time. */
+  ms: number;
 }
 
 async function observe(
@@ -29,10 +42,11 @@ async function observe(
   const observed: Observed[] = [];
   for (const video of videos) {
     const frames: Observed["frames"] = [];
+    const started = performance.now();
     for await (const frame of readFrames(video.file, frameOptions(settings))) {
-      frames.push({ timeMs: frame.timeMs, faces: await engine.detect(frame) });
+      frames.push({ timeMs: frame.timeMs, width: frame.width, faces: await engine.detect(frame) });
     }
-    observed.push({ video, frames });
+    observed.push({ video, frames, ms: performance.now() - started });
   }
   return observed;
 }
@@ -52,6 +66,64 @@ function identify(gallery: Gallery, observed: Observed[], rules: MatchRules) {
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const ratio = (part: number, whole: number) => (whole === 0 ? "-" : pct(part / whole));
+
+/** Classroom-like scenes from the held-out photos and the strangers (scenes.ts), in `work`. */
+async function composeScenes(
+  data: string,
+  split: Split,
+  work: string,
+  settings: ReturnType<typeof readRecognitionSettings>,
+): Promise<SceneVideo[]> {
+  // Faces are located in the photos by SSD (the most thorough detector here), which sets each face's width.
+  const ssd = await loadFaceEngine({
+    detector: "ssd",
+    backend: settings.backend,
+    minDetectionScore: 0.5,
+    tinyInputSize: settings.tinyInputSize,
+    speedups: settings.speedups,
+  });
+  const detect = (image: Parameters<FaceEngine["detect"]>[0]) => ssd.detect(image);
+  const known = [];
+  for (const photo of split.heldOut) known.push(await locatePhoto(photo.name, photo.file, detect));
+  const unknown = [];
+  const strangers = (await readdir(join(data, "extra"))).filter((f) => f.startsWith("unknown_")).sort();
+  for (const file of strangers) unknown.push(await locatePhoto(null, join(data, "extra", file), detect));
+  const plans = planScenes(known, unknown, { scenes: 10, knownPerScene: 6, unknownPerScene: 2, seed: 14 });
+  const videos: SceneVideo[] = [];
+  for (const plan of plans) videos.push(await writeScene(plan, work));
+  return videos;
+}
+
+function printSceneRows(title: string, rows: SceneRow[]): void {
+  console.log(`${title.padEnd(22)} detected (face-frames)   named (recall)   wrong names  false detections`);
+  for (const r of rows)
+    console.log(
+      `  ${r.label.padEnd(20)} ${`${r.detected}/${r.shown}`.padStart(9)} ${ratio(r.detected, r.shown).padStart(7)}    ${`${r.named}/${r.known}`.padStart(6)} ${ratio(r.named, r.known).padStart(7)}   ${String(r.wrongNames).padStart(10)}  ${String(r.falseDetections).padStart(16)}`,
+    );
+}
+
+function reportScenes(observed: Observed[], found: string[][], scenes: SceneVideo[]): SceneRow {
+  const observations: SceneObservation[] = observed.map((o, i) => ({
+    scene: scenes[i] as SceneVideo,
+    frames: o.frames,
+    found: found[i] as string[],
+    ms: o.ms,
+  }));
+  const { byWidth, byCase, all } = sceneRows(observations);
+  console.log("\n## composed classroom scenes (1080p, 6 known + 2 strangers each; face-api gallery)");
+  printSceneRows("by face width", byWidth);
+  printSceneRows("by case", byCase);
+  printSceneRows("", [all]);
+  const precision = all.named + all.wrongNames === 0 ? 1 : all.named / (all.named + all.wrongNames);
+  console.log(`precision ${pct(precision)}  recall ${ratio(all.named, all.known)}`);
+  console.log("per video:   case                   frames   time    ms/frame  named");
+  for (const o of observations)
+    console.log(
+      `  ${o.scene.id.padEnd(10)} ${o.scene.case.padEnd(22)} ${String(o.frames.length).padStart(6)} ${`${(o.ms / 1000).toFixed(2)} s`.padStart(7)} ${String(Math.round(o.ms / Math.max(1, o.frames.length))).padStart(9)}  ${o.found.length}/${o.scene.expected.length}`,
+    );
+  return all;
+}
 
 function report(
   title: string,
@@ -121,6 +193,15 @@ async function main(): Promise<void> {
     const dlibGrid = [0.5, 0.55, 0.6, 0.65].flatMap((threshold) =>
       [0, 0.05, 0.1].map((margin) => ({ threshold, margin })),
     );
+    const scenes = await composeScenes(data, split, work, settings);
+    const observedScenes = await observe(
+      engine,
+      scenes.map((scene) => ({ id: scene.id, kind: "scene", file: scene.file, expected: scene.expected })),
+      settings,
+    );
+    const sceneNames = identify(enrolled.gallery, observedScenes, faceApiRules).map((r) => r.found);
+    const sceneScore = reportScenes(observedScenes, sceneNames, scenes);
+
     const cseScore = report(
       "the original encoding.pickle (dlib) on the 8 CSE546 clips",
       original,
@@ -129,7 +210,7 @@ async function main(): Promise<void> {
       dlibGrid,
     );
     console.log(
-      `\nsummary: enrolled gallery precision ${pct(enrolledScore.precision)} recall ${pct(enrolledScore.recall)}; CSE546 precision ${pct(cseScore.precision)} recall ${pct(cseScore.recall)}`,
+      `\nsummary: enrolled gallery precision ${pct(enrolledScore.precision)} recall ${pct(enrolledScore.recall)}; scenes recall ${ratio(sceneScore.named, sceneScore.known)} (${sceneScore.wrongNames} wrong names); CSE546 precision ${pct(cseScore.precision)} recall ${pct(cseScore.recall)}`,
     );
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -11,7 +11,7 @@ const run = promisify(execFile);
 export interface LabeledVideo {
   /** Short label for tables. */
   id: string;
-  kind: "held-out" | "group" | "unknown" | "no-face" | "cse546";
+  kind: "held-out" | "group" | "unknown" | "no-face" | "cse546" | "scene";
   file: string;
   expected: string[];
 }
