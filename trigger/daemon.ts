@@ -64,7 +64,9 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
   );
   const metrics = createTriggerMetrics(() => queue.stats());
   const enqueue = (video: VideoRef, delayMs: number, source: Source): boolean => {
-    const added = queue.add(jobIdOf(video), video, delayMs);
+    // A retry is scheduled from inside the job's own run, which add would refuse as a duplicate.
+    const added =
+      source === "retry" ? queue.requeue(jobIdOf(video), video, delayMs) : queue.add(jobIdOf(video), video, delayMs);
     if (added && source !== "retry") {
       metrics.seen.inc({ source });
       logger.info("video queued", { jobId: jobIdOf(video), videoKey: video.key, etag: video.etag, source, delayMs });

@@ -12,6 +12,8 @@ export class WorkQueue<T> {
   private readonly ready = new Map<string, T>(); // insertion order = FIFO
   private readonly delayed = new Map<string, { item: T; due: number; timer: NodeJS.Timeout }>();
   private readonly running = new Set<string>();
+  /** Next runs asked for by items while they ran (their retries): queued when the run ends. */
+  private readonly afterRun = new Map<string, { item: T; due: number }>();
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -50,12 +52,26 @@ export class WorkQueue<T> {
     return true;
   }
 
+  /**
+   * Like add, but also from inside the item's own run (a retry it scheduled): add refuses a
+   * running id, so the next run is kept and queued, after what remains of delayMs, once this run ends.
+   */
+  requeue(id: string, item: T, delayMs = 0): boolean {
+    if (this.stopped) return false;
+    if (!this.running.has(id)) return this.add(id, item, delayMs);
+    const due = Date.now() + Math.max(0, delayMs);
+    const earlier = this.afterRun.get(id);
+    if (earlier && earlier.due <= due) return false;
+    this.afterRun.set(id, { item, due });
+    return true;
+  }
+
   has(id: string): boolean {
-    return this.ready.has(id) || this.delayed.has(id) || this.running.has(id);
+    return this.ready.has(id) || this.delayed.has(id) || this.running.has(id) || this.afterRun.has(id);
   }
 
   stats(): QueueStats {
-    return { depth: this.ready.size + this.delayed.size, active: this.running.size };
+    return { depth: this.ready.size + this.delayed.size + this.afterRun.size, active: this.running.size };
   }
 
   private pump(): void {
@@ -67,6 +83,11 @@ export class WorkQueue<T> {
         .catch((error: unknown) => this.onError(error, id))
         .finally(() => {
           this.running.delete(id);
+          const next = this.afterRun.get(id);
+          if (next) {
+            this.afterRun.delete(id);
+            this.add(id, next.item, next.due - Date.now());
+          }
           this.pump();
           if (this.running.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
         });
@@ -77,6 +98,7 @@ export class WorkQueue<T> {
   stop(): void {
     this.stopped = true;
     this.ready.clear();
+    this.afterRun.clear();
     for (const { timer } of this.delayed.values()) clearTimeout(timer);
     this.delayed.clear();
   }

@@ -72,6 +72,31 @@ describe("WorkQueue", () => {
     expect(r.order).toEqual(["a"]);
   });
 
+  it("runs an item again when it schedules its own next run while running (a retry)", async () => {
+    const runs: number[] = [];
+    const queue: WorkQueue<string> = new WorkQueue(async (item, id) => {
+      runs.push(Date.now());
+      if (runs.length === 1) expect(queue.requeue(id, item, 100)).toBe(true);
+    }, 1);
+    queue.add("a", "a");
+    await sleep(10);
+    expect(queue.has("a")).toBe(true);
+    expect(queue.stats()).toEqual({ depth: 1, active: 0 });
+    await sleep(200);
+    expect(runs).toHaveLength(2);
+    expect((runs[1] as number) - (runs[0] as number)).toBeGreaterThanOrEqual(95);
+    expect(queue.stats()).toEqual({ depth: 0, active: 0 });
+  });
+
+  it("keeps add's refusal of running ids: a poll never queues a second copy of a running job", async () => {
+    const r = recorder(50);
+    const queue = new WorkQueue(r.work, 1);
+    queue.add("a", "a1");
+    expect(queue.add("a", "a2")).toBe(false);
+    await sleep(100);
+    expect(r.order).toEqual(["a1"]);
+  });
+
   it("reports a failing work item and goes on", async () => {
     const errors: string[] = [];
     const queue = new WorkQueue(
