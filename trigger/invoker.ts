@@ -2,9 +2,11 @@
 // outcomes. The function's contract (functions/face-recognition/server.ts):
 //   200 + JSON result   done (it wrote <stem>.csv to the output bucket)
 //   422 {"error"}       the video cannot be processed: permanent
-//   404                 the key no longer exists: permanent
+//   404 {"cause":"missing"}  the key no longer exists: permanent (the function's own answer)
+//   404 otherwise       the gateway has no such function (not deployed yet, or mid-rollout): transient
 //   400 / 401 / 403     a malformed request or a wrong token: permanent for this call (fix, then `retry`)
-//   429 502 503 504 500 busy, or the gateway/function is not reachable: transient
+//   429                 busy (max_inflight): transient, and marked busy — it costs no attempt
+//   502 503 504 500     the gateway/function is not reachable or failed: transient
 //   network error, timeout                                            : transient
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
@@ -22,7 +24,8 @@ export type InvokeOutcome =
   /** Async mode: the gateway queued the call; the outcome arrives at the callback URL. */
   | { kind: "accepted"; status: number; callId?: string }
   | { kind: "permanent"; status?: number; reason: string }
-  | { kind: "transient"; status?: number; reason: string; retryAfterMs?: number };
+  /** busy: the function was at capacity and did not start the work; retried without spending an attempt. */
+  | { kind: "transient"; status?: number; reason: string; retryAfterMs?: number; busy?: true };
 
 export interface InvokeRequest {
   video: VideoRef;
@@ -36,6 +39,14 @@ export interface Invoker {
 }
 
 const TRANSIENT_STATUSES = new Set([429, 500, 502, 503, 504]);
+
+/**
+ * Whether a 404's body is the function's own "no such object" answer (handler.ts: cause
+ * "missing"), as opposed to the gateway's 404 for a function it does not know.
+ */
+export function isMissingObject(body: unknown): boolean {
+  return typeof body === "object" && body !== null && (body as { cause?: unknown }).cause === "missing";
+}
 
 /** A short, single-line description of a response body for job records and logs. */
 export function describeBody(body: unknown, limit = 300): string {
@@ -62,7 +73,12 @@ export function classifyResponse(
   if (status === 202) return { kind: "accepted", status, callId: headers["x-call-id"] };
   if (status === 422)
     return { kind: "permanent", status, reason: withDetail("the function cannot process this video (422)") };
-  if (status === 404) return { kind: "permanent", status, reason: withDetail("the video no longer exists (404)") };
+  if (status === 404 && isMissingObject(body)) {
+    return { kind: "permanent", status, reason: withDetail("the video no longer exists (404)") };
+  }
+  if (status === 404) {
+    return { kind: "transient", status, reason: withDetail("HTTP 404 from the gateway: is the function deployed?") };
+  }
   if (status === 401 || status === 403) {
     return {
       kind: "permanent",
@@ -77,6 +93,7 @@ export function classifyResponse(
       status,
       reason: withDetail(`HTTP ${status}`),
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      ...(status === 429 ? { busy: true as const } : {}),
     };
   }
   return { kind: "permanent", status, reason: withDetail(`HTTP ${status}`) };

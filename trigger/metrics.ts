@@ -122,6 +122,7 @@ export function createTriggerMetrics(queue: () => { depth: number; active: numbe
       new Counter(`${p}_videos_failed_total`, "Videos marked failed, by kind (permanent, exhausted)."),
     ),
     retried: registry.add(new Counter(`${p}_retries_total`, "Transient failures scheduled for another attempt.")),
+    busy: registry.add(new Counter(`${p}_busy_total`, "Busy answers (429) retried later without spending an attempt.")),
     polls: registry.add(new Counter(`${p}_polls_total`, "Bucket listings, by result.")),
     notifications: registry.add(new Counter(`${p}_notifications_total`, "Bucket notification records, by result.")),
     latency: registry.add(

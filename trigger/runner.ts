@@ -139,6 +139,21 @@ export class JobRunner {
         log.error("video failed", { status: outcome.status, reason: outcome.reason });
         break;
       case "transient": {
+        if (outcome.busy) {
+          const delayMs = retryDelay((claim.job.busyAnswers ?? 0) + 1, this.options.backoff, outcome.retryAfterMs);
+          held = await store.busy(claim, {
+            now,
+            statusCode: outcome.status,
+            reason: outcome.reason,
+            nextAttemptAt: now + delayMs,
+          });
+          if (held) {
+            metrics.busy.inc();
+            this.deps.schedule(video, delayMs);
+          }
+          log.info("function busy, will retry without spending an attempt", { status: outcome.status, delayMs });
+          break;
+        }
         const attempt = claim.job.attempts;
         if (attempt >= this.options.maxAttempts) {
           const reason = `gave up after ${attempt} attempts; last error: ${outcome.reason}`;

@@ -12,13 +12,25 @@ describe("classifyResponse", () => {
     });
   });
 
-  it("422 and 404 are permanent, with the function's reason", () => {
+  it("422 and the function's own missing-object 404 are permanent, with the function's reason", () => {
     expect(classifyResponse(422, { error: "not a video: moov atom not found" })).toEqual({
       kind: "permanent",
       status: 422,
       reason: "the function cannot process this video (422): not a video: moov atom not found",
     });
-    expect(classifyResponse(404, { error: "no such key" })).toMatchObject({ kind: "permanent", status: 404 });
+    const missing = { status: "failed", bucket: "in", key: "a.mp4", error: "no such key", cause: "missing" };
+    expect(classifyResponse(404, missing)).toEqual({
+      kind: "permanent",
+      status: 404,
+      reason: "the video no longer exists (404): no such key",
+    });
+  });
+
+  it("any other 404 (the gateway's: the function is not deployed) is transient", () => {
+    for (const body of ["Not Found", { error: "no route /function/face-recognition" }, undefined]) {
+      expect(classifyResponse(404, body)).toMatchObject({ kind: "transient", status: 404 });
+    }
+    expect(classifyResponse(404, { error: "no such key", cause: "refused" }).kind).toBe("transient");
   });
 
   it("401 and 400 are permanent for this call, and say what to fix", () => {
@@ -29,15 +41,21 @@ describe("classifyResponse", () => {
     expect(classifyResponse(400, { error: '"key" must be a non-empty string' })).toMatchObject({ kind: "permanent" });
   });
 
-  it("429, 500, 502, 503, 504 are transient, with Retry-After when given", () => {
-    for (const status of [429, 500, 502, 503, 504]) {
-      expect(classifyResponse(status, "busy")).toMatchObject({
+  it("429, 500, 502, 503, 504 are transient, with Retry-After when given; only 429 is busy", () => {
+    for (const status of [500, 502, 503, 504]) {
+      expect(classifyResponse(status, "failed")).toEqual({
         kind: "transient",
         status,
-        reason: `HTTP ${status}: busy`,
+        reason: `HTTP ${status}: failed`,
       });
     }
-    expect(classifyResponse(429, "", { "retry-after": "7" })).toMatchObject({ retryAfterMs: 7000 });
+    expect(classifyResponse(429, "busy")).toEqual({
+      kind: "transient",
+      status: 429,
+      reason: "HTTP 429: busy",
+      busy: true,
+    });
+    expect(classifyResponse(429, "", { "retry-after": "7" })).toMatchObject({ retryAfterMs: 7000, busy: true });
   });
 
   it("202 is an accepted async call with the gateway's call id", () => {

@@ -57,7 +57,10 @@ describe("the daemon with a played function", () => {
     await createBuckets(s3, bucket);
     fn.answer = (call) => {
       if (call.key.endsWith("broken.mp4")) return { status: 422, body: { error: "no video stream" } };
-      if (call.key.endsWith("gone.mp4")) return { status: 404, body: { error: "no such key" } };
+      if (call.key.endsWith("gone.mp4")) {
+        // The function's own answer for a key that does not exist (handler.ts).
+        return { status: 404, body: { status: "failed", error: "no such key", cause: "missing", outputs: [] } };
+      }
       return { status: 200 };
     };
     const etag = await put(s3, bucket, "ok.mp4", "v1");
@@ -109,6 +112,86 @@ describe("the daemon with a played function", () => {
       return text.includes('facerec_trigger_videos_failed_total{kind="exhausted"} 1') ? text : undefined;
     });
     expect(metrics).toContain("facerec_trigger_retries_total 2");
+  });
+
+  it("retries at the backoff's time, not at the next poll", async () => {
+    const bucket = uniqueName("in-backoff");
+    await createBuckets(s3, bucket);
+    fn.answer = (call) => (call.bucket === bucket && fn.count(call.key) === 1 ? { status: 503 } : { status: 200 });
+    const etag = await put(s3, bucket, "flaky.mp4", "f");
+    // A poll every 5 minutes: only the runner's own retry can run the second attempt this soon.
+    const { store, daemon } = await daemonFor(bucket, { POLL_INTERVAL_SECONDS: "300", RETRY_BASE_SECONDS: "0.2" });
+    const job = await until(
+      "the retry to succeed",
+      async () => {
+        const j = await store.get({ bucket, key: "flaky.mp4", etag });
+        return j?.status === "succeeded" ? j : undefined;
+      },
+      5_000,
+    );
+    expect(job.attempts).toBe(2);
+    const times = fn.calls.filter((c) => c.bucket === bucket).map((c) => c.at);
+    expect(times).toHaveLength(2);
+    // The first retry waits 100–200 ms (RETRY_BASE_SECONDS 0.2, half to all of it).
+    expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(95);
+    expect(daemon.metrics.registry.render()).toContain("facerec_trigger_retries_total 1");
+  });
+
+  it("retries a 404 that is not the function's own (the function is not deployed yet)", async () => {
+    const bucket = uniqueName("in-undeployed");
+    await createBuckets(s3, bucket);
+    // What the gateway says for a function it does not know, twice; then the function is there.
+    fn.answer = (call) =>
+      call.bucket === bucket && fn.count(call.key) <= 2 ? { status: 404, body: "Not Found" } : { status: 200 };
+    const etag = await put(s3, bucket, "early.mp4", "e");
+    const { store } = await daemonFor(bucket, { MAX_ATTEMPTS: "5" });
+    const job = await until("success after the function appears", async () => {
+      const j = await store.get({ bucket, key: "early.mp4", etag });
+      return j?.status === "succeeded" || j?.status === "failed" ? j : undefined;
+    });
+    expect(job).toMatchObject({ status: "succeeded", attempts: 3 });
+  });
+
+  it("treats busy answers (429) as no attempt: 2 replicas × 2 calls against a function that takes one", async () => {
+    const bucket = uniqueName("in-busy");
+    await createBuckets(s3, bucket);
+    const keys = Array.from({ length: 6 }, (_, i) => `long-${i}.mp4`);
+    for (const key of keys) await put(s3, bucket, key, key);
+    // max_inflight 1: a call that arrives while another runs is refused with 429, as the watchdog does.
+    const ends: number[] = [];
+    fn.answer = (call) => {
+      if (call.bucket !== bucket) return { status: 200 };
+      if (ends.some((end) => end > call.at)) return { status: 429, body: "Concurrent request limit exceeded" };
+      ends.push(call.at + 400);
+      return { status: 200, delayMs: 400 };
+    };
+    const table = uniqueName("jobs");
+    // Two attempts only: before busy answers were free, the burst used them up.
+    const env = triggerEnv({ bucket, table, gatewayUrl: fnUrl, INVOKE_CONCURRENCY: "2", MAX_ATTEMPTS: "2" });
+    const daemons = [];
+    for (const id of ["a", "b"]) {
+      const daemon = await startDaemon(readTriggerSettings({ ...env, TRIGGER_ID: id }), { logger: memoryLogger() });
+      started.push({ close: () => daemon.stop() });
+      daemons.push(daemon);
+    }
+    const store = dynamoStore(table);
+    const jobs = await until(
+      "every job finished",
+      async () => {
+        const all = await store.list();
+        return all.length === keys.length && all.every((j) => j.status === "succeeded" || j.status === "failed")
+          ? all
+          : undefined;
+      },
+      40_000,
+    );
+    expect(jobs.map((j) => [j.key, j.status, j.attempts]).sort()).toEqual(keys.map((k) => [k, "succeeded", 1]));
+    const refused = fn.calls.filter((c) => c.bucket === bucket).length - keys.length;
+    expect(refused).toBeGreaterThan(0);
+    const counted = daemons
+      .map((d) => /facerec_trigger_busy_total (\d+)/.exec(d.metrics.registry.render())?.[1])
+      .reduce((sum, n) => sum + Number(n ?? 0), 0);
+    expect(counted).toBe(refused);
   });
 
   it("answers a Ceph notification at once and starts the video well within a second", async () => {

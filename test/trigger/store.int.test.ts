@@ -72,6 +72,31 @@ describe("DynamoJobStore", () => {
     expect(c2.claimed && c2.claim.job.attempts).toBe(2);
   });
 
+  it("gives a busy answer's attempt back, counts it, and keeps the job pending until it is due", async () => {
+    const ref = video("busy.mp4");
+    const now = Date.now();
+    for (let i = 1; i <= 3; i++) {
+      const c = await store.claim(ref, "a", now + i * 1000, 60_000);
+      if (!c.claimed) throw new Error("expected a claim");
+      expect(c.claim.job.attempts).toBe(1);
+      const due = now + i * 1000 + 500;
+      expect(await store.busy(c.claim, { now, statusCode: 429, reason: "HTTP 429", nextAttemptAt: due })).toBe(true);
+      expect(await store.get(ref)).toMatchObject({
+        status: "pending",
+        attempts: 0,
+        busyAnswers: i,
+        lastStatusCode: 429,
+      });
+      expect((await store.claim(ref, "b", due - 1, 60_000)).claimed).toBe(false);
+    }
+    // Only the holder of the claim may record it.
+    const c = await store.claim(ref, "a", now + 10_000, 60_000);
+    if (!c.claimed) throw new Error("expected a claim");
+    const stolen = { ...c.claim, token: "not-the-token" };
+    expect(await store.busy(stolen, { now, reason: "x", nextAttemptAt: 0 })).toBe(false);
+    expect(await store.get(ref)).toMatchObject({ status: "running", attempts: 1, busyAnswers: 3 });
+  });
+
   it("records a permanent failure with its reason, and re-queues it on request", async () => {
     const ref = video("bad.mp4");
     const c1 = await store.claim(ref, "a", Date.now(), 60_000);

@@ -179,7 +179,12 @@ export class DynamoJobStore implements JobStore {
   }
 
   /** A write that applies only while `claim` is still the current claim of a running job. */
-  private async whileHeld(claim: Claim, set: Record<string, unknown>, remove: string[]): Promise<boolean> {
+  private async whileHeld(
+    claim: Claim,
+    set: Record<string, unknown>,
+    remove: string[],
+    add: Record<string, number> = {},
+  ): Promise<boolean> {
     const names: Record<string, string> = { "#status": "status", "#token": "claimToken" };
     const values: Record<string, unknown> = { ":running": "running", ":heldToken": claim.token };
     const assignments: string[] = [];
@@ -195,10 +200,18 @@ export class DynamoJobStore implements JobStore {
       names[`#r${i}`] = attribute;
       return `#r${i}`;
     });
+    const additions = Object.entries(add).map(([attribute, by], i) => {
+      names[`#d${i}`] = attribute;
+      values[`:d${i}`] = by;
+      return `#d${i} :d${i}`;
+    });
     const input: UpdateCommandInput = {
       TableName: this.table,
       Key: this.keyOf(claim.job),
-      UpdateExpression: `SET ${assignments.join(", ")}${removals.length ? ` REMOVE ${removals.join(", ")}` : ""}`,
+      UpdateExpression:
+        `SET ${assignments.join(", ")}` +
+        (removals.length ? ` REMOVE ${removals.join(", ")}` : "") +
+        (additions.length ? ` ADD ${additions.join(", ")}` : ""),
       ConditionExpression: "#status = :running AND #token = :heldToken",
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
@@ -255,6 +268,22 @@ export class DynamoJobStore implements JobStore {
       outcome.statusCode === undefined
         ? ["claimExpiresAt", "claimToken", "lastStatusCode"]
         : ["claimExpiresAt", "claimToken"],
+    );
+  }
+
+  busy(claim: Claim, outcome: Outcome & { reason: string; nextAttemptAt: number }): Promise<boolean> {
+    return this.whileHeld(
+      claim,
+      {
+        status: "pending",
+        updatedAt: iso(outcome.now),
+        nextAttemptAt: outcome.nextAttemptAt,
+        lastStatusCode: outcome.statusCode,
+        lastError: clip(outcome.reason),
+      },
+      ["claimExpiresAt", "claimToken"],
+      // The claim counted an attempt the function never started: give it back.
+      { attempts: -1, busyAnswers: 1 },
     );
   }
 
@@ -362,6 +391,7 @@ function toJob(item: Item): Job {
     finishedAt: str("finishedAt"),
     lastError: str("lastError"),
     lastStatusCode: num("lastStatusCode"),
+    busyAnswers: num("busyAnswers"),
     result: str("result"),
     callId: str("callId"),
   };

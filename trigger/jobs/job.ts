@@ -35,6 +35,8 @@ export interface Job extends VideoRef {
   finishedAt?: string;
   lastError?: string;
   lastStatusCode?: number;
+  /** Busy answers (429) so far: they cost no attempt, and set the next wait's backoff. */
+  busyAnswers?: number;
   /** The function's answer (JSON text, truncated). */
   result?: string;
   /** The gateway's X-Call-Id in async mode. */

@@ -23,6 +23,11 @@ export interface JobStore {
   succeed(claim: Claim, outcome: Outcome & { result?: string }): Promise<boolean>;
   fail(claim: Claim, outcome: Outcome & { reason: string }): Promise<boolean>;
   retryLater(claim: Claim, outcome: Outcome & { reason: string; nextAttemptAt: number }): Promise<boolean>;
+  /**
+   * The function was busy (429) and did not start the work: pending until nextAttemptAt, with the
+   * claim's attempt given back, so busy answers never use up MAX_ATTEMPTS.
+   */
+  busy(claim: Claim, outcome: Outcome & { reason: string; nextAttemptAt: number }): Promise<boolean>;
   /** Extends a held claim (the heartbeat of a running call). */
   renew(claim: Claim, outcome: Outcome & { claimExpiresAt: number }): Promise<boolean>;
   /** Async mode: the gateway queued the call; the claim is extended to wait for the callback. */
