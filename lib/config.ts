@@ -112,6 +112,11 @@ export class SettingsReader {
     return value;
   }
 
+  /** A problem the caller's own rule found (one setting that depends on another), reported with the rest. */
+  problem(name: string, why: string): void {
+    this.problems.push(`${name}: ${why}`);
+  }
+
   /** Throws a ConfigError listing every problem found, or returns the built settings. */
   done<T>(settings: T): T {
     if (this.problems.length > 0) throw new ConfigError(this.problems);

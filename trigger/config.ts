@@ -42,7 +42,7 @@ export interface TriggerSettings {
   shutdownTimeoutMs: number;
   /** Names this replica in job records; unique per process unless set. */
   replicaId: string;
-  /** Shared secret a push must carry as `?token=`; undefined accepts any push (they are only hints). */
+  /** Shared secret a push must carry as `?token=`; required unless the daemon listens on loopback only. */
   notifyToken?: string;
   notify: {
     topic: string;
@@ -55,6 +55,11 @@ export interface TriggerSettings {
 
 const seconds = (value: number) => Math.round(value * 1000);
 
+/** Whether only this machine can reach an address the daemon listens on (local mode). */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export function readTriggerSettings(env: Env): TriggerSettings {
   return readSettings(env, (read): TriggerSettings => {
     const s3 = readS3Settings(read);
@@ -62,7 +67,16 @@ export function readTriggerSettings(env: Env): TriggerSettings {
     const port = read.int("TRIGGER_PORT", 8090, { min: 0, max: 65535 });
     // 0.0.0.0 is a bind address, not one a client can reach.
     const reachableHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
-    const selfUrl = `http://${reachableHost}:${port}`;
+    // An IPv6 address goes in brackets in a URL.
+    const selfUrl = `http://${reachableHost.includes(":") ? `[${reachableHost}]` : reachableHost}:${port}`;
+    const notifyToken = read.secret("NOTIFY_TOKEN", "notify-token", false);
+    // Each push starts a HEAD and a table read: beyond this machine, only a holder of the token may.
+    if (notifyToken === undefined && !isLoopback(host)) {
+      read.problem(
+        "NOTIFY_TOKEN",
+        `is required when TRIGGER_HOST (${host}) is reachable from other machines (a non-empty secret file notify-token, or the variable)`,
+      );
+    }
     return {
       s3,
       dynamo: readDynamoSettings(read),
@@ -88,7 +102,7 @@ export function readTriggerSettings(env: Env): TriggerSettings {
       claimTimeoutMs: seconds(read.number("CLAIM_TIMEOUT_SECONDS", 30, { min: 0.3 })),
       shutdownTimeoutMs: seconds(read.number("SHUTDOWN_TIMEOUT_SECONDS", 25, { min: 0 })),
       replicaId: read.string("TRIGGER_ID", `${hostname()}:${process.pid}`),
-      notifyToken: read.secret("NOTIFY_TOKEN", "notify-token", false),
+      notifyToken,
       notify: {
         topic: read.string("NOTIFY_TOPIC", "facerec-videos"),
         endpoint: read.url("NOTIFY_ENDPOINT", `${selfUrl}/notifications`),

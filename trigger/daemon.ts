@@ -7,7 +7,7 @@ import { createS3Client, headObject, isNotFound } from "../lib/s3.js";
 import type { TriggerSettings } from "./config.js";
 import type { ObjectEvent } from "./events.js";
 import { classifyResponse, GatewayInvoker, type Invoker } from "./invoker.js";
-import { DynamoJobStore } from "./jobs/dynamo-store.js";
+import { DynamoJobStore, videoKeyOf } from "./jobs/dynamo-store.js";
 import { dueIn, jobIdOf, type VideoRef } from "./jobs/job.js";
 import type { JobStore } from "./jobs/store.js";
 import { createKeyFilter } from "./keys.js";
@@ -39,6 +39,10 @@ type Source = "poll" | "push" | "retry";
 const reachable = (host: string) => (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** HEADs of pushed objects at once, and pushes that may wait for one. */
+export const CONFIRM_CONCURRENCY = 8;
+const CONFIRM_BACKLOG = 1000;
 
 export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = {}): Promise<Daemon> {
   const logger = deps.logger ?? createLogger("trigger", { base: { replica: settings.replicaId } });
@@ -128,6 +132,21 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     }
   };
 
+  // Pushed objects are confirmed a few at a time, each key once while it waits; past the backlog
+  // limit a push is dropped (counted): the next poll finds the object.
+  const confirming: WorkQueue<ObjectEvent> = new WorkQueue(
+    (event) => confirmAndQueue(event),
+    CONFIRM_CONCURRENCY,
+    (error, id) => logger.error("notified object could not be checked", { videoKey: id, ...describeError(error) }),
+  );
+  const confirmAndQueue = async (event: ObjectEvent) => {
+    const video = await confirm(event);
+    if (!video) return logger.info("notified object no longer exists", { videoKey: event.key, bucket: event.bucket });
+    // As for a poll: only a job that needs work goes on the queue (Ceph may repeat a push).
+    const delayMs = dueIn(await store.get(video), Date.now());
+    if (delayMs !== undefined) enqueue(video, delayMs, "push");
+  };
+
   const notified = (events: ObjectEvent[]) => {
     for (const event of events) {
       const log = logger.child({ videoKey: event.key, bucket: event.bucket });
@@ -142,15 +161,13 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
         log.debug("notification for a key that is not a video");
         continue;
       }
+      if (confirming.stats().depth >= CONFIRM_BACKLOG) {
+        metrics.notifications.inc({ result: "dropped" });
+        log.warn("too many notifications waiting: left to the next poll");
+        continue;
+      }
       metrics.notifications.inc({ result: "accepted" });
-      confirm(event)
-        .then(async (video) => {
-          if (!video) return log.info("notified object no longer exists");
-          // As for a poll: only a job that needs work goes on the queue (Ceph may repeat a push).
-          const delayMs = dueIn(await store.get(video), Date.now());
-          if (delayMs !== undefined) enqueue(video, delayMs, "push");
-        })
-        .catch((error: unknown) => log.error("notified object could not be checked", describeError(error)));
+      confirming.requeue(videoKeyOf(event), event);
     }
   };
 
@@ -209,6 +226,7 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
       stopping = true;
       logger.info("stopping: no new work; waiting for running invocations", { active: queue.stats().active });
       await poller.stop();
+      confirming.stop();
       queue.stop();
       const drained = await queue.whenIdle(settings.shutdownTimeoutMs);
       await close(server);

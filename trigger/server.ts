@@ -10,6 +10,8 @@ import { describeError, type Logger } from "../lib/log.js";
 import { NotificationFormatError, type ObjectEvent, parseNotification } from "./events.js";
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Ceph pushes one record per notification; a request with many more is not Ceph's. */
+export const MAX_RECORDS_PER_NOTIFICATION = 100;
 
 export interface CallbackRequest {
   query: URLSearchParams;
@@ -94,6 +96,9 @@ export function createEndpoints(handlers: EndpointHandlers, logger: Logger): Ser
         throw new HttpError(401, "missing or wrong token");
       }
       const parsed = parseNotification(parseJson(await readBody(req)));
+      if (parsed.created.length + parsed.skipped.length > MAX_RECORDS_PER_NOTIFICATION) {
+        throw new HttpError(413, `at most ${MAX_RECORDS_PER_NOTIFICATION} records per notification`);
+      }
       // Ceph's non-persistent push waits for this answer inside the uploader's PUT: answer first.
       send(res, 200, { received: parsed.created.length });
       setImmediate(() => handlers.notified(parsed.created));

@@ -70,6 +70,26 @@ describe("readTriggerSettings", () => {
     }
   });
 
+  it("requires NOTIFY_TOKEN when the daemon listens beyond this machine", () => {
+    expect(() => readTriggerSettings({ ...minimal, TRIGGER_HOST: "0.0.0.0" })).toThrow(/NOTIFY_TOKEN: is required/);
+    const dir = mkdtempSync(join(tmpdir(), "trigger-secrets-"));
+    try {
+      // An empty secret file is no token: it must not open the endpoint.
+      writeFileSync(join(dir, "notify-token"), "\n");
+      expect(() => readTriggerSettings({ ...minimal, SECRETS_DIR: dir, TRIGGER_HOST: "10.0.0.7" })).toThrow(
+        ConfigError,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(readTriggerSettings({ ...minimal, TRIGGER_HOST: "0.0.0.0", NOTIFY_TOKEN: "push-token-1" }).notifyToken).toBe(
+      "push-token-1",
+    );
+    for (const host of ["127.0.0.1", "localhost", "::1"]) {
+      expect(readTriggerSettings({ ...minimal, TRIGGER_HOST: host }).notifyToken).toBeUndefined();
+    }
+  });
+
   it("reads the function token from the secrets directory before the environment", () => {
     const dir = mkdtempSync(join(tmpdir(), "trigger-secrets-"));
     try {

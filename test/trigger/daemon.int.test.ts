@@ -6,7 +6,8 @@ import axios from "axios";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../lib/log.js";
 import { readTriggerSettings } from "../../trigger/config.js";
-import { startDaemon } from "../../trigger/daemon.js";
+import { CONFIRM_CONCURRENCY, type DaemonDeps, startDaemon } from "../../trigger/daemon.js";
+import { MAX_RECORDS_PER_NOTIFICATION } from "../../trigger/server.js";
 import { FakeFunction } from "./support/fake-function.js";
 import { MiniGateway } from "./support/gateway.js";
 import { createBuckets, dynamoStore, put, s3Client, triggerEnv, uniqueName } from "./support/services.js";
@@ -42,11 +43,16 @@ afterAll(async () => {
   await fn.close();
 });
 
-async function daemonFor(bucket: string, extra: Record<string, string> = {}, gatewayUrl = fnUrl) {
+async function daemonFor(
+  bucket: string,
+  extra: Record<string, string> = {},
+  gatewayUrl = fnUrl,
+  deps: Omit<DaemonDeps, "logger"> = {},
+) {
   const table = uniqueName("jobs");
   const logger = memoryLogger("trigger");
   const settings = readTriggerSettings(triggerEnv({ bucket, table, gatewayUrl, ...extra }));
-  const daemon = await startDaemon(settings, { logger });
+  const daemon = await startDaemon(settings, { logger, ...deps });
   started.push({ close: () => daemon.stop() });
   return { daemon, logger, store: dynamoStore(table), settings };
 }
@@ -249,6 +255,46 @@ describe("the daemon with a played function", () => {
     expect((await axios.post(`${daemon.url}/notifications`, body, opts)).status).toBe(401);
     expect((await axios.post(`${daemon.url}/notifications?token=wrong`, body, opts)).status).toBe(401);
     expect((await axios.post(`${daemon.url}/notifications?token=push-secret-42`, body, opts)).status).toBe(200);
+  });
+
+  it("bounds what a push can start: records per request, and HEADs at once", async () => {
+    const bucket = uniqueName("in-flood");
+    await createBuckets(s3, bucket);
+    // The real RGW, with the HeadObject requests in flight counted.
+    const counted = s3Client();
+    let heads = 0;
+    let inFlight = 0;
+    let peak = 0;
+    counted.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== "HeadObjectCommand") return next(args);
+        heads++;
+        peak = Math.max(peak, ++inFlight);
+        try {
+          return await next(args);
+        } finally {
+          inFlight--;
+        }
+      },
+      { step: "initialize" },
+    );
+    const { daemon } = await daemonFor(bucket, { POLL_INTERVAL_SECONDS: "300" }, fnUrl, { s3: counted });
+    const record = (key: string) => ({
+      eventSource: "ceph:s3",
+      eventName: "ObjectCreated:Put",
+      s3: { bucket: { name: bucket }, object: { key } },
+    });
+    const opts = { validateStatus: () => true };
+    const many = Array.from({ length: MAX_RECORDS_PER_NOTIFICATION + 1 }, (_, i) => record(`flood-${i}.mp4`));
+    expect((await axios.post(`${daemon.url}/notifications`, { Records: many }, opts)).status).toBe(413);
+    // Within the limit, for keys that do not exist: each is HEADed (3 times, as a push may arrive
+    // before the object is readable), never more than CONFIRM_CONCURRENCY at once.
+    const allowed = many.slice(0, MAX_RECORDS_PER_NOTIFICATION);
+    expect((await axios.post(`${daemon.url}/notifications`, { Records: allowed }, opts)).status).toBe(200);
+    await until("every record confirmed", () => (heads >= 3 * allowed.length && inFlight === 0 ? true : undefined));
+    expect(peak).toBeGreaterThan(1);
+    expect(peak).toBeLessThanOrEqual(CONFIRM_CONCURRENCY);
+    expect(fn.calls.filter((c) => c.bucket === bucket)).toEqual([]);
   });
 
   it("async mode: queued through /async-function, outcome recorded from the callback", async () => {
