@@ -31,6 +31,12 @@ export interface TriggerSettings {
   port: number;
   concurrency: number;
   invokeTimeoutMs: number;
+  /**
+   * Async mode: how long an accepted call may wait in the gateway's queue and run before its job
+   * is taken for lost and invoked again. The gateway holds the call, not this replica, so nothing
+   * renews the claim: it lasts this long from the 202.
+   */
+  asyncTimeoutMs: number;
   maxAttempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
@@ -96,6 +102,7 @@ export function readTriggerSettings(env: Env): TriggerSettings {
       port,
       concurrency: read.int("INVOKE_CONCURRENCY", 4, { min: 1, max: 256 }),
       invokeTimeoutMs: seconds(read.number("INVOKE_TIMEOUT_SECONDS", 300, { min: 0.1 })),
+      asyncTimeoutMs: seconds(read.number("ASYNC_TIMEOUT_SECONDS", 3600, { min: 1 })),
       maxAttempts: read.int("MAX_ATTEMPTS", 8, { min: 1, max: 100 }),
       retryBaseMs: seconds(read.number("RETRY_BASE_SECONDS", 2, { min: 0.01 })),
       retryMaxMs: seconds(read.number("RETRY_MAX_SECONDS", 60, { min: 0.01 })),

@@ -82,8 +82,9 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     {
       owner: settings.replicaId,
       leaseMs: settings.claimTimeoutMs,
-      // Nothing renews an async claim: it must last through the gateway's queue and the run.
-      acceptedLeaseMs: settings.invokeTimeoutMs + settings.claimTimeoutMs,
+      // The gateway's queue holds an accepted call, whichever replica sent it: its claim lasts
+      // through a backlog in the queue and the run, rather than one call's timeout.
+      acceptedLeaseMs: settings.asyncTimeoutMs,
       maxAttempts: settings.maxAttempts,
       backoff: { baseMs: settings.retryBaseMs, maxMs: settings.retryMaxMs },
       callbackUrlFor:

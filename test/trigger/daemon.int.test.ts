@@ -327,6 +327,30 @@ describe("the daemon with a played function", () => {
     expect(stale.status).toBe(409);
   });
 
+  it("async mode: a call that waits in the gateway's queue past one call's timeout is not run again", async () => {
+    const bucket = uniqueName("in-backlog");
+    await createBuckets(s3, bucket);
+    const gateway = new MiniGateway(fnUrl);
+    const gatewayUrl = await gateway.start();
+    started.push(gateway);
+    // 3 s from the 202 to the callback, as behind a backlog in the queue: longer than
+    // INVOKE_TIMEOUT_SECONDS + CLAIM_TIMEOUT_SECONDS, with a poll every 0.2 s to notice a lapsed claim.
+    fn.answer = () => ({ status: 200, delayMs: 3000 });
+    const etag = await put(s3, bucket, "queued.mp4", "q");
+    const { store, logger } = await daemonFor(
+      bucket,
+      { INVOKE_MODE: "async", INVOKE_TIMEOUT_SECONDS: "1", CLAIM_TIMEOUT_SECONDS: "0.6", POLL_INTERVAL_SECONDS: "0.2" },
+      gatewayUrl,
+    );
+    const job = await until("the callback's outcome", async () => {
+      const j = await store.get({ bucket, key: "queued.mp4", etag });
+      return j?.status === "succeeded" ? j : undefined;
+    });
+    expect(job.attempts).toBe(1);
+    expect(fn.calls.filter((c) => c.bucket === bucket)).toHaveLength(1);
+    expect(logger.lines.filter((l) => l.msg === "stale callback ignored")).toEqual([]);
+  });
+
   it("keeps a call longer than the claim timeout to one replica (the claim is renewed)", async () => {
     const bucket = uniqueName("in-long");
     await createBuckets(s3, bucket);
