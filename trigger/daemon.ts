@@ -40,6 +40,14 @@ const reachable = (host: string) => (host === "0.0.0.0" || host === "::" ? "127.
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A URL fit for a log: any user:password in it removed. */
+function withoutCredentials(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = "";
+  parsed.password = "";
+  return parsed.toString().replace(/\/+$/, "");
+}
+
 /** HEADs of pushed objects at once, and pushes that may wait for one. */
 export const CONFIRM_CONCURRENCY = 8;
 const CONFIRM_BACKLOG = 1000;
@@ -211,7 +219,7 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     bucket: settings.bucket,
     prefix: settings.prefix,
     suffix: settings.suffix,
-    function: `${settings.openfaasUrl}/function/${settings.functionName}`,
+    function: `${withoutCredentials(settings.openfaasUrl)}/function/${settings.functionName}`,
     mode: settings.invokeMode,
     concurrency: settings.concurrency,
     pollIntervalMs: settings.pollIntervalMs,

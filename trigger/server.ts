@@ -126,8 +126,11 @@ export function createEndpoints(handlers: EndpointHandlers, logger: Logger): Ser
   return createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : error instanceof NotificationFormatError ? 400 : 500;
-      if (status === 500) logger.error("request failed", { path: req.url, ...describeError(error) });
-      else logger.debug("request refused", { path: req.url, status });
+      // The path alone: the query carries the notify token or a claim token, URL-encoded where
+      // the log's redaction cannot recognise it.
+      const path = new URL(req.url ?? "/", "http://trigger.local").pathname;
+      if (status === 500) logger.error("request failed", { path, ...describeError(error) });
+      else logger.debug("request refused", { path, status });
       if (!res.headersSent) send(res, status, { error: status === 500 ? "internal error" : (error as Error).message });
     });
   });

@@ -297,6 +297,26 @@ describe("the daemon with a played function", () => {
     expect(fn.calls.filter((c) => c.bucket === bucket)).toEqual([]);
   });
 
+  it("logs neither the notify token of a refused push nor the gateway URL's password", async () => {
+    const bucket = uniqueName("in-secrets");
+    await createBuckets(s3, bucket);
+    // A base64 token is URL-encoded in the push URL, where masking the token's own text misses it.
+    const token = "push+token/base64==";
+    const gateway = new URL(fnUrl);
+    gateway.username = "admin";
+    gateway.password = "gateway-pa55";
+    const { daemon, logger } = await daemonFor(bucket, { NOTIFY_TOKEN: token }, gateway.toString());
+    const refused = await axios.post(`${daemon.url}/notifications?token=${encodeURIComponent(token)}`, "{", {
+      validateStatus: () => true,
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(refused.status).toBe(400);
+    await until("the refusal logged", () => logger.lines.find((l) => l.msg === "request refused"));
+    const text = JSON.stringify(logger.lines);
+    expect(text).toContain('"function":"http://127.0.0.1:');
+    for (const secret of [encodeURIComponent(token), token, "gateway-pa55"]) expect(text).not.toContain(secret);
+  });
+
   it("async mode: queued through /async-function, outcome recorded from the callback", async () => {
     const bucket = uniqueName("in-async");
     await createBuckets(s3, bucket);
