@@ -51,8 +51,12 @@ export function createLogger(
   const base = options.base ?? {};
   const emit = (level: Level, msg: string, fields?: Fields) => {
     if (LEVELS[level] < threshold) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level, service, msg, ...base, ...fields });
-    write(redact(line));
+    // Masked before JSON escaping: a secret holding `"` or `\` is escaped in the line, and no longer found there.
+    const line = JSON.stringify(
+      { time: new Date().toISOString(), level, service, msg, ...base, ...fields },
+      (_, value) => (typeof value === "string" ? redact(value) : value),
+    );
+    write(line);
   };
   return {
     debug: (msg, fields) => emit("debug", msg, fields),
