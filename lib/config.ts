@@ -90,8 +90,10 @@ export class SettingsReader {
   /**
    * A secret: the file `<SECRETS_DIR>/<fileName>` when it exists (OpenFaaS, Kubernetes), else the
    * environment variable. The value is registered with the logger so it is masked in any log line.
+   * With `refuseEmptyFile`, a file that exists but is empty is a problem, not "no secret": a
+   * mounted secret means one was meant, and an empty one must not silently turn a check off.
    */
-  secret(name: string, fileName: string, required = true): string | undefined {
+  secret(name: string, fileName: string, required = true, refuseEmptyFile = false): string | undefined {
     const dir = this.raw("SECRETS_DIR") ?? DEFAULT_SECRETS_DIR;
     const file = join(dir, fileName);
     let value: string | undefined;
@@ -100,6 +102,9 @@ export class SettingsReader {
         value = readFileSync(file, "utf8").trim() || undefined;
       } catch {
         return this.fail(name, `secret file ${file} cannot be read`, undefined);
+      }
+      if (value === undefined && refuseEmptyFile) {
+        return this.fail(name, `secret file ${file} is empty (remove it to run without ${name})`, undefined);
       }
     }
     value ??= this.raw(name);

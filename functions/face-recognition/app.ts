@@ -31,6 +31,7 @@ export async function createFunctionApp(config: FunctionConfig, logger: Logger):
     readGallery(config.gallery, s3),
     openStudents(config.students, () => createDynamoClient(config.dynamo)),
   ]);
+  if (config.token === undefined) logger.warn("FUNCTION_TOKEN is not set: requests are not authenticated");
   if (!engine.speedups.enabled && engine.speedups.versionMismatch)
     logger.warn("engine speedups off: stock face-api", { reason: engine.speedups.reason });
   const analyzer = makeAnalyzer(config.recognition, engine, gallery, students);
@@ -69,6 +70,9 @@ export function serveFunction(app: FunctionApp, config: FunctionConfig, logger: 
     functionName: FUNCTION_NAME,
     maxBodyBytes: 1024 * 1024,
     maxInflight: config.maxInflight,
+    token: config.token,
+    callbackHosts: config.callbackHosts,
+    maxCallbacks: config.maxCallbacks,
     logger,
   });
 }

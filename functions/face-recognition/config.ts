@@ -53,6 +53,10 @@ export interface FunctionConfig {
   token?: string;
   /** Requests past this many in flight get 429, as the watchdog's max_inflight answers. */
   maxInflight: number;
+  /** The only hosts (`host` or `host:port`, lower case) async results are POSTed to. */
+  callbackHosts: string[];
+  /** Async calls accepted whose result is not yet delivered; more get 429. */
+  maxCallbacks: number;
 }
 
 export function readRecognitionSettings(read: SettingsReader): RecognitionSettings {
@@ -106,8 +110,28 @@ export function readFunctionConfig(env: Env = process.env): FunctionConfig {
     students: readStudentSettings(read, DEFAULT_STUDENTS_TABLE),
     s3: readS3Settings(read),
     dynamo: readDynamoSettings(read),
-    token: read.secret("FUNCTION_TOKEN", "function-token", false),
+    token: read.secret("FUNCTION_TOKEN", "function-token", false, true),
     // Analysis is one video at a time per process; more in flight only queue their downloads.
     maxInflight: read.int("MAX_INFLIGHT", 8, { min: 1, max: 1000 }),
+    callbackHosts: readCallbackHosts(read),
+    maxCallbacks: read.int("MAX_CALLBACKS", 16, { min: 1, max: 1000 }),
   }));
+}
+
+// A host name, an IPv4 address or a bracketed IPv6 address, with an optional port.
+const CALLBACK_HOST = /^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
+
+/** CALLBACK_HOSTS: a comma-separated list; unset, no callback is ever made. */
+function readCallbackHosts(read: SettingsReader): string[] {
+  const entries = (read.optional("CALLBACK_HOSTS") ?? "")
+    .split(",")
+    .map((entry) => entry.trim().toLowerCase())
+    .filter((entry) => entry !== "");
+  const wrong = entries.filter((entry) => !CALLBACK_HOST.test(entry));
+  if (wrong.length > 0)
+    read.problem(
+      "CALLBACK_HOSTS",
+      `must list host or host:port entries, separated by commas; got "${wrong.join('", "')}"`,
+    );
+  return entries;
 }

@@ -1,8 +1,9 @@
 // The OpenFaaS handler: `(event, context)` as in the Node templates. It knows nothing of HTTP
 // servers (server.ts adapts requests to it) and nothing of SDK clients: it receives a video
 // source, an analyzer and a report sink.
-import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { describeError, type Logger } from "../../lib/log.js";
+import { bearerCheck } from "./auth.js";
 import type { WriteCondition } from "../../lib/s3.js";
 import { RequestError, VideoError, VideoNotFoundError, VideoSupersededError } from "./pipeline/errors.js";
 import type { FetchedVideo, VideoSource } from "./pipeline/fetch-video.js";
@@ -51,12 +52,12 @@ export type Outcome =
 export type FailureCause = "refused" | "missing" | "temporary";
 
 export function createHandler(deps: HandlerDeps) {
-  const expectedToken = deps.token ? digest(deps.token) : undefined;
+  const authorized = bearerCheck(deps.token);
 
   return async function handle(event: FunctionEvent, context: FunctionContext): Promise<unknown> {
     const requestId = header(event, "x-call-id") ?? randomUUID();
     const log = deps.logger.child({ requestId });
-    if (expectedToken && !authorized(header(event, "authorization"), expectedToken)) {
+    if (!authorized(header(event, "authorization"))) {
       log.warn("request refused: missing or wrong bearer token");
       return context.status(401).succeed({ error: "unauthorized" });
     }
@@ -196,16 +197,6 @@ function present(outcome: Outcome): unknown {
 function header(event: FunctionEvent, name: string): string | undefined {
   const value = event.headers[name] ?? event.headers[name.toLowerCase()];
   return Array.isArray(value) ? value[0] : value;
-}
-
-function digest(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
-}
-
-/** Constant-time: compares fixed-length digests, so neither length nor content leaks by timing. */
-function authorized(authorization: string | undefined, expected: Buffer): boolean {
-  const match = /^Bearer (.+)$/i.exec(authorization ?? "");
-  return match ? timingSafeEqual(digest((match[1] as string).trim()), expected) : false;
 }
 
 function decodeKey(key: string): string | undefined {

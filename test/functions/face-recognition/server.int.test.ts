@@ -69,6 +69,7 @@ describe.skipIf(!data)("the function's HTTP server against Ceph RGW", () => {
       STUDENTS_TABLE: table,
       GALLERY: gallery,
       SECRETS_DIR: secrets,
+      CALLBACK_HOSTS: "127.0.0.1",
     });
     app = await createFunctionApp(config, log);
     server = await serveFunction(app, config, log);
