@@ -41,7 +41,9 @@ export async function createFunctionApp(config: FunctionConfig, logger: Logger):
   const handle = createHandler({
     source: new S3VideoSource(s3),
     sink: new S3Sink(s3, config.s3.outputBucket),
-    analyze: oneAtATime((file: string, video: string) => analyzeVideo(file, video, analyzer)),
+    analyze: oneAtATime((file: string, video: string, signal?: AbortSignal) =>
+      analyzeVideo(file, video, analyzer, signal),
+    ),
     inputBucket: config.s3.inputBucket,
     maxVideoBytes: config.recognition.maxVideoBytes,
     token: config.token,
@@ -73,6 +75,7 @@ export function serveFunction(app: FunctionApp, config: FunctionConfig, logger: 
     token: config.token,
     callbackHosts: config.callbackHosts,
     maxCallbacks: config.maxCallbacks,
+    requestTimeoutMs: config.requestTimeoutMs,
     logger,
   });
 }

@@ -23,6 +23,8 @@ export interface RecognitionSettings {
   rules: Partial<MatchRules>;
   maxVideoBytes: number;
   maxVideoSeconds: number;
+  /** Decoding stops after this many frames, sampled or not. */
+  maxVideoFrames: number;
   maxVideoPixels: number;
   /** Longer side over shorter side, beyond which a video is refused. */
   maxVideoAspect: number;
@@ -57,6 +59,8 @@ export interface FunctionConfig {
   callbackHosts: string[];
   /** Async calls accepted whose result is not yet delivered; more get 429. */
   maxCallbacks: number;
+  /** A request's video is abandoned (ffmpeg killed, the worker freed) this long after it arrived. */
+  requestTimeoutMs: number;
 }
 
 export function readRecognitionSettings(read: SettingsReader): RecognitionSettings {
@@ -83,6 +87,8 @@ export function readRecognitionSettings(read: SettingsReader): RecognitionSettin
     rules: Object.fromEntries(Object.entries(rules).filter(([, v]) => v !== undefined)) as Partial<MatchRules>,
     maxVideoBytes: read.int("MAX_VIDEO_BYTES", 512 * 1024 * 1024, { min: 1 }),
     maxVideoSeconds: read.number("MAX_VIDEO_SECONDS", 600, { min: 1 }),
+    // 10 minutes at 60 fps: a stated rate can lie (variable-rate streams), every frame costs decoding.
+    maxVideoFrames: read.int("MAX_VIDEO_FRAMES", 36_000, { min: 1 }),
     maxVideoPixels: read.int("MAX_VIDEO_PIXELS", 4096 * 2304, { min: 64 * 64 }),
     maxVideoAspect: read.number("MAX_VIDEO_ASPECT", 8, { min: 1, max: 100 }),
     // 240 fps is the slow-motion rate of phones; every frame is decoded, sampled or not.
@@ -115,6 +121,8 @@ export function readFunctionConfig(env: Env = process.env): FunctionConfig {
     maxInflight: read.int("MAX_INFLIGHT", 8, { min: 1, max: 1000 }),
     callbackHosts: readCallbackHosts(read),
     maxCallbacks: read.int("MAX_CALLBACKS", 16, { min: 1, max: 1000 }),
+    // The watchdog's exec_timeout (stack.yml): past it no caller waits for the answer.
+    requestTimeoutMs: Math.round(read.number("REQUEST_TIMEOUT_SECONDS", 300, { min: 1 }) * 1000),
   }));
 }
 

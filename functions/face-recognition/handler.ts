@@ -5,7 +5,13 @@ import { randomUUID } from "node:crypto";
 import { describeError, type Logger } from "../../lib/log.js";
 import { bearerCheck } from "./auth.js";
 import type { WriteCondition } from "../../lib/s3.js";
-import { RequestError, VideoError, VideoNotFoundError, VideoSupersededError } from "./pipeline/errors.js";
+import {
+  AbandonedError,
+  RequestError,
+  VideoError,
+  VideoNotFoundError,
+  VideoSupersededError,
+} from "./pipeline/errors.js";
 import type { FetchedVideo, VideoSource } from "./pipeline/fetch-video.js";
 import {
   ReportConflictError,
@@ -23,6 +29,8 @@ export interface FunctionEvent {
   method: string;
   path: string;
   query: Record<string, string>;
+  /** Aborted, with an AbandonedError, when the caller gives up or the request's deadline passes. */
+  signal?: AbortSignal;
 }
 
 export interface FunctionContext {
@@ -35,7 +43,7 @@ export interface FunctionContext {
 export interface HandlerDeps {
   source: VideoSource;
   sink: ReportSink;
-  analyze(file: string, video: string): Promise<VideoResult>;
+  analyze(file: string, video: string, signal?: AbortSignal): Promise<VideoResult>;
   inputBucket: string;
   maxVideoBytes: number;
   token?: string;
@@ -73,13 +81,14 @@ export function createHandler(deps: HandlerDeps) {
     }
 
     const outcomes: Outcome[] = [];
-    for (const video of videos) outcomes.push(await processVideo(video, log.child({ videoKey: video.key })));
+    for (const video of videos)
+      outcomes.push(await processVideo(video, log.child({ videoKey: video.key }), event.signal));
     const status = Math.max(...outcomes.map(httpStatus));
     const body = outcomes.length === 1 ? present(outcomes[0] as Outcome) : { results: outcomes.map(present) };
     return context.status(status).succeed(body);
   };
 
-  async function processVideo(requested: VideoRef, log: Logger): Promise<Outcome> {
+  async function processVideo(requested: VideoRef, log: Logger, signal?: AbortSignal): Promise<Outcome> {
     const started = performance.now();
     log.info("video started", { bucket: requested.bucket });
     let video = requested;
@@ -87,7 +96,7 @@ export function createHandler(deps: HandlerDeps) {
     try {
       ({ video, fetched } = await fetchVideo(requested));
       const downloadMs = Math.round(performance.now() - started);
-      const result = await deps.analyze(fetched.file, video.key);
+      const result = await deps.analyze(fetched.file, video.key, signal);
       result.timingsMs = { download: downloadMs, ...result.timingsMs };
       const uploadStart = performance.now();
       const stem = reportStem(video.key);
@@ -165,6 +174,10 @@ export function createHandler(deps: HandlerDeps) {
         log.error("could not write the error report", describeError(writeErr));
         return { ...base, status: "failed", error: err.message, cause: "temporary", outputs: [] };
       }
+    }
+    if (err instanceof AbandonedError) {
+      log.warn("video abandoned", { reason: err.message });
+      return { ...base, status: "failed", error: `abandoned: ${err.message}`, cause: "temporary", outputs: [] };
     }
     if (err instanceof VideoNotFoundError) {
       log.warn("video not found");

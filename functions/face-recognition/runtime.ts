@@ -64,6 +64,7 @@ export function frameOptions(settings: RecognitionSettings): FrameOptions {
     maxWidth: settings.frameWidth,
     maxHeight: settings.frameMaxHeight,
     maxSeconds: settings.maxVideoSeconds,
+    maxFrames: settings.maxVideoFrames,
     maxPixels: settings.maxVideoPixels,
     maxAspect: settings.maxVideoAspect,
     maxFps: settings.maxVideoFps,

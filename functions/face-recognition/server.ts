@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { describeError, type Logger } from "../../lib/log.js";
 import { bearerCheck } from "./auth.js";
 import type { FunctionContext, FunctionEvent } from "./handler.js";
+import { AbandonedError } from "./pipeline/errors.js";
 
 export type Handle = (event: FunctionEvent, context: FunctionContext) => Promise<unknown>;
 
@@ -24,6 +25,8 @@ export interface ServerOptions {
   /** `host` or `host:port` entries, lower case: the only places an async result is POSTed to. */
   callbackHosts: readonly string[];
   maxCallbacks: number;
+  /** A request's work is abandoned this long after it arrived (its video's ffmpeg killed, the worker freed). */
+  requestTimeoutMs: number;
   logger: Logger;
 }
 
@@ -87,6 +90,16 @@ export async function startFunctionServer(handle: Handle, options: ServerOptions
     const releaseWork = inflight.take();
     if (!releaseWork) return send(res, 429, { error: "too many requests in flight, retry later" });
     const releaseCallback = callback ? callbacks.take() : () => undefined;
+    // The work stops when no one waits for its answer: the caller left (a sync call's connection
+    // closed before the answer), or the deadline passed.
+    const abandon = new AbortController();
+    const deadline = setTimeout(
+      () => abandon.abort(new AbandonedError(`the request's deadline of ${options.requestTimeoutMs / 1000} s passed`)),
+      options.requestTimeoutMs,
+    );
+    res.on("close", () => {
+      if (!res.writableEnded) abandon.abort(new AbandonedError("the caller closed the request"));
+    });
     try {
       if (!releaseCallback) return send(res, 429, { error: "too many callbacks pending, retry later" });
       const body = await readBody(req, options.maxBodyBytes);
@@ -97,6 +110,7 @@ export async function startFunctionServer(handle: Handle, options: ServerOptions
         method: req.method ?? "GET",
         path,
         query: Object.fromEntries(new URL(req.url ?? "/", "http://local").searchParams),
+        signal: abandon.signal,
       };
       if (!isAsync) {
         const { code, value, headers } = await invoke(event);
@@ -104,9 +118,11 @@ export async function startFunctionServer(handle: Handle, options: ServerOptions
       }
       send(res, 202, "", { "x-call-id": callId });
       const { code, value } = await invoke(event);
+      clearTimeout(deadline);
       releaseWork();
       if (callback) await deliver(callback, callId, code, value, options.logger);
     } finally {
+      clearTimeout(deadline);
       releaseWork();
       releaseCallback?.();
     }

@@ -17,12 +17,20 @@ export interface Analyzer {
   frames: FrameOptions;
 }
 
-export async function analyzeVideo(file: string, video: string, analyzer: Analyzer): Promise<VideoResult> {
+/** `signal`: the caller gave up or its deadline passed; a video still queued for the worker never starts. */
+export async function analyzeVideo(
+  file: string,
+  video: string,
+  analyzer: Analyzer,
+  signal?: AbortSignal,
+): Promise<VideoResult> {
+  signal?.throwIfAborted();
   await checkContainer(file);
   const recognition = await recognizeVideo(file, analyzer.engine, analyzer.index, {
     mode: analyzer.mode,
     frames: analyzer.frames,
     rules: analyzer.rules,
+    signal,
   });
   const started = performance.now();
   const warnings: string[] = [];

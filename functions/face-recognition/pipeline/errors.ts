@@ -16,6 +16,14 @@ export class RequestError extends Error {
   }
 }
 
+/** The request's caller gave up, or its deadline passed: its video is abandoned (HTTP 503, retryable). */
+export class AbandonedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AbandonedError";
+  }
+}
+
 /** The object named by the request does not exist: HTTP 404, not retryable. */
 export class VideoNotFoundError extends Error {
   constructor(

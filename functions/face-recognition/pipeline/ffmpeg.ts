@@ -86,6 +86,8 @@ export interface ReadingOptions {
    * 20 % of ffmpeg's CPU there, at no cost in latency (measured); in `all` mode it is the overlap.
    */
   onDemand?: boolean;
+  /** Aborted when the frames are no longer wanted (the caller left, a deadline): ffmpeg is killed at once and its reason thrown. */
+  signal?: AbortSignal;
 }
 
 export interface Decoder {
@@ -126,6 +128,8 @@ function ffmpegOptions(
   const maxHeight = options.maxHeight ?? 2 * maxWidth;
   const taller = `gt(ih*${maxWidth}\\,iw*${maxHeight})`;
   const filters = [
+    // Counts every decoded frame, sampled or not; at the cap ffmpeg stops decoding, as at -t.
+    ...(options.maxFrames ? [`trim=end_frame=${options.maxFrames}`] : []),
     // select, not fps: the fps filter looks ahead before it emits its first frame (~0.1 s of
     // decoding), and `first` mode usually answers on that very frame.
     ...(options.fps > 0 ? [`select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${1 / options.fps})'`] : []),
@@ -265,9 +269,11 @@ function decode(file: string | undefined, options: FrameOptions, probe: boolean)
   /** Signals the running ffmpeg; false when there is none (not started yet, or done). */
   const signal = (name: "SIGSTOP" | "SIGCONT") => !stopped && !exited && run.signal(name);
 
-  async function* frames({ onDemand = false }: ReadingOptions = {}): AsyncGenerator<Frame> {
+  async function* frames({ onDemand = false, signal: abort }: ReadingOptions = {}): AsyncGenerator<Frame> {
+    abort?.addEventListener("abort", kill);
     try {
       for (;;) {
+        abort?.throwIfAborted();
         const next = queue.shift();
         if (next) {
           if (queue.length < 2) output?.resume();
@@ -286,6 +292,7 @@ function decode(file: string | undefined, options: FrameOptions, probe: boolean)
         });
       }
     } finally {
+      abort?.removeEventListener("abort", kill);
       kill();
     }
   }

@@ -33,6 +33,8 @@ export interface FrameOptions {
   maxFps?: number;
   /** Longer videos are refused (the container's stated duration) and decoding stops there anyway. */
   maxSeconds: number;
+  /** Decoding stops after this many frames, sampled or not (a stated rate can lie). Unset: no cap. */
+  maxFrames?: number;
   /** Frames with more pixels are refused by the decoder before they are allocated. */
   maxPixels: number;
   /** Forces ffmpeg's demuxer ("mov" reads MP4/MOV only); unset lets ffmpeg probe (trusted files only). */
@@ -118,7 +120,11 @@ export async function* readFrames(
   try {
     for (;;) {
       const next = await frames.next().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
-      if (next instanceof Error) break;
+      if (next instanceof Error) {
+        // Frames no longer wanted are not read again from the file.
+        reading.signal?.throwIfAborted();
+        break;
+      }
       if (next.done) return;
       delivered++;
       startNextSpare();

@@ -10,6 +10,8 @@ export interface RecognizeOptions {
   mode: Mode;
   frames: FrameOptions;
   rules: MatchRules;
+  /** Aborted when the result is no longer wanted: decoding stops at once, and the reason is thrown. */
+  signal?: AbortSignal;
 }
 
 export interface Recognition {
@@ -30,7 +32,7 @@ export async function recognizeVideo(
   let decodeMs = 0;
   let inferenceMs = 0;
   // `first` mode usually stops early: frames decoded ahead would mostly be thrown away.
-  const frames = readFrames(file, options.frames, { onDemand: options.mode === "first" });
+  const frames = readFrames(file, options.frames, { onDemand: options.mode === "first", signal: options.signal });
   let mark = performance.now();
   for await (const frame of frames) {
     const decoded = performance.now();

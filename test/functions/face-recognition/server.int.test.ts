@@ -17,6 +17,7 @@ import type { RunningServer } from "../../../functions/face-recognition/server.j
 import { requireData } from "../../support/data.js";
 import { loadStudentsTable, testS3Client } from "../../support/services.js";
 import { videoFolders } from "../../support/temp-dirs.js";
+import { eventually, waitFor } from "../../support/wait.js";
 
 const data = requireData();
 const suffix = Date.now().toString(36);
@@ -190,6 +191,45 @@ describe.skipIf(!data)("the function's HTTP server against Ceph RGW", () => {
     expect(callback.status).toBe("200");
     expect(callback.callId).toBe(callIds[0]);
     expect(JSON.parse(callback.body).people[0].name).toBe("morgan_freeman");
+  });
+
+  it("abandons a video whose caller leaves: the worker is free for the next video at once", async () => {
+    // 200 s of video (test_0 looped), minutes of work: only abandoning it frees the worker.
+    const long = join(mkdtempSync(join(tmpdir(), "fn-long-")), "long.mp4");
+    execFileSync("ffmpeg", [
+      "-v",
+      "error",
+      "-stream_loop",
+      "99",
+      "-i",
+      join(dir, "cse546", "videos", "test_0.mp4"),
+      "-c",
+      "copy",
+      long,
+    ]);
+    await put("long lecture.mp4", readFileSync(long));
+    const caller = new AbortController();
+    const call = fetch(`${server.url}/function/face-recognition`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify({ bucket: input, key: "long lecture.mp4" }),
+      signal: caller.signal,
+    }).catch((err: unknown) => err);
+    const linesOf = (msg: string) => log.lines.filter((l) => l.videoKey === "long lecture.mp4" && l.msg === msg);
+    expect(await eventually(() => linesOf("video started").length === 1)).toBe(true);
+    caller.abort();
+    await call;
+    const [abandoned] = await waitFor(
+      () => linesOf("video abandoned"),
+      (lines) => lines.length === 1,
+    );
+    expect(abandoned).toMatchObject({ reason: "the caller closed the request", requestId: expect.any(String) });
+    const started = performance.now();
+    const next = await invoke({ bucket: input, key: "test_7.mp4" });
+    expect(next.status).toBe(200);
+    expect(performance.now() - started).toBeLessThan(20_000);
+    expect(linesOf("video done")).toEqual([]);
+    expect(tempDirs()).toEqual([]);
   });
 
   it("requires the bearer token when one is configured, and does no work without it", async () => {

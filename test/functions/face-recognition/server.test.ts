@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, request, type Server, type ServerRe
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { memoryLogger } from "../../../lib/log.js";
+import { AbandonedError } from "../../../functions/face-recognition/pipeline/errors.js";
 import type { FunctionEvent } from "../../../functions/face-recognition/handler.js";
 import {
   callbackTarget,
@@ -25,11 +26,14 @@ describe("the function's HTTP server", () => {
   });
 
   /** A server around a handler that records its events and answers 200 once `gate` resolves. */
-  async function serve(options: Partial<ServerOptions>, gate: () => Promise<void> = async () => undefined) {
+  async function serve(
+    options: Partial<ServerOptions>,
+    gate: (event: FunctionEvent) => Promise<void> = async () => undefined,
+  ) {
     const events: FunctionEvent[] = [];
     const handle: Handle = async (event, context) => {
       events.push(event);
-      await gate();
+      await gate(event);
       return context.status(200).succeed({ ok: true });
     };
     const log = memoryLogger("face-recognition");
@@ -42,6 +46,7 @@ describe("the function's HTTP server", () => {
       token,
       callbackHosts: [],
       maxCallbacks: 16,
+      requestTimeoutMs: 60_000,
       logger: log,
       ...options,
     });
@@ -159,7 +164,51 @@ describe("the function's HTTP server", () => {
     expect((await asyncCall()).status).toBe(202);
     expect(await eventually(() => hits.length === 2)).toBe(true);
   });
+
+  it("abandons the work when the caller of a sync call leaves: the handler's signal aborts, its slot is freed", async () => {
+    const reasons: unknown[] = [];
+    const { running } = await serve({ maxInflight: 1 }, async (event) => {
+      reasons.push(await abandoned(event));
+    });
+    const caller = new AbortController();
+    const call = fetch(`${running.url}/function/face-recognition`, {
+      method: "POST",
+      headers: auth,
+      body: "{}",
+      signal: caller.signal,
+    }).catch((err: unknown) => err);
+    const inflight = async () =>
+      ((await (await fetch(`${running.url}/_/health`)).json()) as { inflight: number }).inflight;
+    expect(await waitFor(inflight, (n) => n === 1)).toBe(1);
+    caller.abort();
+    await call;
+    const [reason] = await waitFor(
+      () => reasons,
+      (r) => r.length === 1,
+    );
+    expect(reason).toBeInstanceOf(AbandonedError);
+    expect((reason as Error).message).toBe("the caller closed the request");
+    expect(await waitFor(inflight, (n) => n === 0)).toBe(0);
+  });
+
+  it("abandons it when the request's deadline passes, also for an async call already answered 202", async () => {
+    const reasons: unknown[] = [];
+    const { running } = await serve({ requestTimeoutMs: 300 }, async (event) => {
+      reasons.push(await abandoned(event));
+    });
+    expect((await call(running, "/async-function/face-recognition")).status).toBe(202);
+    const [reason] = await waitFor(
+      () => reasons,
+      (r) => r.length === 1,
+    );
+    expect(reason).toBeInstanceOf(AbandonedError);
+    expect((reason as Error).message).toBe("the request's deadline of 0.3 s passed");
+  });
 });
+
+/** Resolves with the reason the handler's signal is aborted with. */
+const abandoned = (event: FunctionEvent) =>
+  new Promise<unknown>((resolve) => event.signal?.addEventListener("abort", () => resolve(event.signal?.reason)));
 
 describe("callbackTarget", () => {
   it("takes only http(s) URLs without credentials on a configured host (any port) or host:port", () => {

@@ -381,3 +381,49 @@ describe("frames of any shape", () => {
     expect(meanDifference(first, displayed(file, 80, 640, ",hflip,vflip"))).toBeGreaterThan(20);
   });
 });
+
+describe("abandoning and capping the decoding", () => {
+  afterEach(() => stopDecodersAhead());
+
+  it("an abort stops the streaming ffmpeg at once and throws its reason; the file is not read again", async () => {
+    startDecoderAhead(base);
+    const [waiting] = await waitFor(pipeDecoders, (pids) => pids.length === 1);
+    const abandon = new AbortController();
+    const reason = new Error("the caller closed the request");
+    const times: number[] = [];
+    const reading = (async () => {
+      for await (const f of readFrames(join(dir, "long-fast.mp4"), base, { signal: abandon.signal })) {
+        times.push(f.timeMs);
+        abandon.abort(reason);
+      }
+    })();
+    await expect(reading).rejects.toBe(reason);
+    expect(times).toEqual([0]);
+    expect(await waitFor(pipeDecoders, (pids) => !pids.includes(waiting as number))).not.toContain(waiting);
+    // The way back to the file (after a failed stream) names the file to ffmpeg: it was not taken.
+    expect(ffmpegChildren().filter((p) => p.args.includes("long-fast.mp4"))).toEqual([]);
+  });
+
+  it("an abort before the first frame leaves no ffmpeg on the file", async () => {
+    const abandon = new AbortController();
+    const frames = readFrames(join(dir, "long.mp4"), base, { signal: abandon.signal });
+    const first = frames.next();
+    abandon.abort(new Error("deadline"));
+    await expect(first).rejects.toThrow("deadline");
+    const left = await waitFor(
+      () => ffmpegChildren().filter((p) => p.args.includes("long.mp4")),
+      (ps) => ps.length === 0,
+    );
+    expect(left).toEqual([]);
+  });
+
+  it("stops decoding after maxFrames frames, sampled or not, from the file and streamed", async () => {
+    // long.mp4: 20 s at 10 fps. 50 decoded frames are its first 5 s: 10 samples at 2 fps.
+    const capped = { ...base, maxFrames: 50 };
+    const expected = Array.from({ length: 10 }, (_, i) => i * 500);
+    expect((await collect(join(dir, "long.mp4"), capped)).map((f) => f.timeMs)).toEqual(expected);
+    startDecoderAhead(capped);
+    await waitFor(pipeDecoders, (pids) => pids.length === 1);
+    expect((await collect(join(dir, "long-fast.mp4"), capped)).map((f) => f.timeMs)).toEqual(expected);
+  });
+});
