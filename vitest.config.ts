@@ -7,6 +7,7 @@ const integration = ["test/**/*.int.test.ts", "test/e2e/**/*.test.ts"];
 const recognition = [
   "test/functions/face-recognition/recognition.test.ts",
   "test/functions/face-recognition/cli.test.ts",
+  "test/functions/face-recognition/pipeline/small-faces.test.ts",
 ];
 
 export default defineConfig({

@@ -81,6 +81,7 @@ async function composeScenes(
     backend: settings.backend,
     minDetectionScore: 0.5,
     tinyInputSize: settings.tinyInputSize,
+    detectWidth: 0,
     speedups: settings.speedups,
   });
   const detect = (image: Parameters<FaceEngine["detect"]>[0]) => ssd.detect(image);

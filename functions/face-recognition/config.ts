@@ -19,6 +19,10 @@ export interface RecognitionSettings {
   /** Frames are scaled into frameWidth × frameMaxHeight: no side of a frame is unbounded. */
   frameMaxHeight: number;
   tinyInputSize: number;
+  /** The full-frame pass sees frames scaled down to this width (0: as decoded). */
+  detectWidth: number;
+  /** Tiles of the small-face search cover the frame enlarged this many times (0: no search). */
+  smallFaceScale: number;
   /** Rule overrides; unset rules take the defaults for the gallery's model. */
   rules: Partial<MatchRules>;
   maxVideoBytes: number;
@@ -73,7 +77,8 @@ export function readRecognitionSettings(read: SettingsReader): RecognitionSettin
     minFacePx: optionalNumber("MIN_FACE_PX", 0, 10_000),
     minFrames: optionalNumber("MIN_FRAMES", 1, 1_000),
   };
-  const frameWidth = read.int("FRAME_WIDTH", 640, { min: 64, max: 4096 });
+  // Frames come at up to 1080p's width: a classroom's 24–64 px faces are lost in a 640 px frame.
+  const frameWidth = read.int("FRAME_WIDTH", 1920, { min: 64, max: 4096 });
   return {
     mode: read.oneOf("RECOGNITION_MODE", ["all", "first"] as const, "all"),
     detector: read.oneOf("DETECTOR", ["tiny", "ssd"] as const, "tiny"),
@@ -81,9 +86,11 @@ export function readRecognitionSettings(read: SettingsReader): RecognitionSettin
     speedups: read.oneOf("FACE_SPEEDUPS", SPEEDUP_SETTINGS, "auto"),
     sampleFps: read.number("SAMPLE_FPS", 2, { min: 0.05, max: 60 }),
     frameWidth,
-    // A portrait phone video at the default width (640×1138) fits the default box unchanged.
+    // A portrait phone video (1080×1920) fits the default box unchanged.
     frameMaxHeight: read.int("FRAME_MAX_HEIGHT", Math.min(2 * frameWidth, 4096), { min: 64, max: 4096 }),
     tinyInputSize: read.int("TINY_INPUT_SIZE", 416, { min: 128, max: 1024 }),
+    detectWidth: read.int("DETECT_WIDTH", 640, { min: 0, max: 4096 }),
+    smallFaceScale: read.number("SMALL_FACE_SCALE", 1.5, { min: 0, max: 4 }),
     rules: Object.fromEntries(Object.entries(rules).filter(([, v]) => v !== undefined)) as Partial<MatchRules>,
     maxVideoBytes: read.int("MAX_VIDEO_BYTES", 512 * 1024 * 1024, { min: 1 }),
     maxVideoSeconds: read.number("MAX_VIDEO_SECONDS", 600, { min: 1 }),

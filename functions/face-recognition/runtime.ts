@@ -9,6 +9,7 @@ import { type FaceEngine, loadFaceEngine } from "./pipeline/faces.js";
 import { prepareFfmpeg, useFfmpeg } from "./pipeline/ffmpeg.js";
 import type { FrameOptions } from "./pipeline/frames.js";
 import { defaultRules, type MatchRules } from "./pipeline/match.js";
+import { SMALL_FACE_SEARCH } from "./pipeline/small-faces.js";
 import {
   DynamoStudentDirectory,
   FileStudentDirectory,
@@ -31,6 +32,8 @@ function loadEngine(settings: RecognitionSettings): Promise<FaceEngine> {
     // The detector keeps candidates a little below the match rule's score, which decides.
     minDetectionScore: Math.min(0.4, settings.rules.minScore ?? 0.4),
     tinyInputSize: settings.tinyInputSize,
+    detectWidth: settings.detectWidth,
+    smallFaces: settings.smallFaceScale > 0 ? { ...SMALL_FACE_SEARCH, tileScale: settings.smallFaceScale } : undefined,
     speedups: settings.speedups,
   });
 }
@@ -59,9 +62,13 @@ export async function openStudents(
 }
 
 export function frameOptions(settings: RecognitionSettings): FrameOptions {
+  // `first` mode answers from close-ups, as the original did: frames at the first pass's width keep
+  // its decoding as cheap as before full frames (its small-face search then sees those; README).
+  const firstWidth =
+    settings.detectWidth > 0 ? Math.min(settings.frameWidth, settings.detectWidth) : settings.frameWidth;
   return {
     fps: settings.sampleFps,
-    maxWidth: settings.frameWidth,
+    maxWidth: settings.mode === "first" ? firstWidth : settings.frameWidth,
     maxHeight: settings.frameMaxHeight,
     maxSeconds: settings.maxVideoSeconds,
     maxFrames: settings.maxVideoFrames,

@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs-core";
 import { type LoadableNet, loadNetWeights } from "./model-weights.js";
 import { decideSpeedups, installedVersions, type SpeedupDecision, type SpeedupSetting } from "./speedups.js";
+import { type SmallFaceSearch, scaleBox, searchSmallFaces, withTensor } from "./small-faces.js";
 import {
   fuseLandmarkNet,
   fuseRecognitionNet,
@@ -39,13 +40,18 @@ export interface RgbImage {
   rgb: Buffer;
 }
 
+export interface DetectOptions {
+  /** Whether the full-frame pass's faces already answer: the small-face search is then skipped. */
+  enough?(faces: DetectedFace[]): boolean;
+}
+
 /** The narrow interface the pipeline sees. */
 export interface FaceEngine {
   readonly backend: string;
   readonly detector: Detector;
   /** Whether face-api runs with this project's speedups (speedups.ts), and if not, why. */
   readonly speedups: SpeedupDecision;
-  detect(image: RgbImage): Promise<DetectedFace[]>;
+  detect(image: RgbImage, options?: DetectOptions): Promise<DetectedFace[]>;
   /** Live tensors in the engine: flat across frames when nothing leaks. */
   tensorCount(): number;
 }
@@ -57,6 +63,10 @@ export interface EngineOptions {
   minDetectionScore: number;
   /** Input size of the tiny detector (multiple of 32). */
   tinyInputSize: number;
+  /** The full-frame pass sees frames scaled down to this width (0: as they come). */
+  detectWidth: number;
+  /** The small-face search (small-faces.ts); undefined: off. */
+  smallFaces?: SmallFaceSearch;
   speedups: SpeedupSetting;
 }
 
@@ -74,10 +84,11 @@ export interface FaceApi {
   };
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults?: number }) => object;
   TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => object;
-  detectAllFaces(
-    input: tfjs.Tensor3D,
-    options: object,
-  ): { withFaceLandmarks(): { withFaceDescriptors(): Promise<FaceApiResult[]> } };
+  detectAllFaces(input: tfjs.Tensor3D, options: object): DetectionTask;
+}
+/** face-api's task: awaited, the detections alone; chained, landmarks and descriptors too. */
+interface DetectionTask extends PromiseLike<{ box: Box; score: number }[]> {
+  withFaceLandmarks(): { withFaceDescriptors(): Promise<FaceApiResult[]> };
 }
 type Tf = typeof tfjs;
 
@@ -270,40 +281,105 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
     loadNetWeights(tf, net, dir, MODEL_FILES[name]);
     fuse[name]?.();
   }
+  const tinyOptions = (inputSize: number) =>
+    new faceapi.TinyFaceDetectorOptions({ inputSize, scoreThreshold: options.minDetectionScore });
   const detectorOptions =
     options.detector === "ssd"
       ? new faceapi.SsdMobilenetv1Options({ minConfidence: options.minDetectionScore, maxResults: 50 })
-      : new faceapi.TinyFaceDetectorOptions({
-          inputSize: options.tinyInputSize,
-          scoreThreshold: options.minDetectionScore,
-        });
+      : tinyOptions(options.tinyInputSize);
+
+  const toTensor = (image: RgbImage) =>
+    tf.tensor3d(
+      new Uint8Array(image.rgb.buffer, image.rgb.byteOffset, image.rgb.byteLength),
+      [image.height, image.width, 3],
+      "int32",
+    );
+  /** Detection, 68 landmarks and descriptor of every face in `input`, boxes in its own pixels. */
+  const analyse = async (input: tfjs.Tensor3D, options: object = detectorOptions): Promise<DetectedFace[]> => {
+    const results = await faceapi.detectAllFaces(input, options).withFaceLandmarks().withFaceDescriptors();
+    return results.map((r) => ({ box: plainBox(r.detection.box), score: r.detection.score, descriptor: r.descriptor }));
+  };
+  const passes = {
+    tf,
+    analyse,
+    locate: async (input: tfjs.Tensor3D, inputSize: number) =>
+      (await faceapi.detectAllFaces(input, tinyOptions(inputSize))).map((d) => ({
+        box: plainBox(d.box),
+        score: d.score,
+      })),
+    tinyOptions,
+  };
 
   const engine: FaceEngine = {
     backend: tf.getBackend(),
     detector: options.detector,
     speedups,
-    async detect(image) {
-      const pixels = new Uint8Array(image.rgb.buffer, image.rgb.byteOffset, image.rgb.byteLength);
-      const input = tf.tensor3d(pixels, [image.height, image.width, 3], "int32");
-      try {
-        const results = await faceapi.detectAllFaces(input, detectorOptions).withFaceLandmarks().withFaceDescriptors();
-        return results.map((r) => ({
-          box: {
-            x: r.detection.box.x,
-            y: r.detection.box.y,
-            width: r.detection.box.width,
-            height: r.detection.box.height,
-          },
-          score: r.detection.score,
-          descriptor: r.descriptor,
-        }));
-      } finally {
-        input.dispose();
-      }
+    async detect(image, detectOptions) {
+      // The full-frame pass at the width the close-up case was tuned for: its cost and its faces do
+      // not depend on how large the frame was decoded. Shrunk here, before any tensor: a 1080p
+      // frame as an int32 tensor is 25 MB of fresh memory, and page faults are dear on this VM.
+      const small =
+        options.detectWidth > 0 && image.width > options.detectWidth ? shrink(image, options.detectWidth) : image;
+      const factor = image.width / small.width;
+      const faces = await withTensor(toTensor(small), async (input) =>
+        (await analyse(input)).map((f) => (factor === 1 ? f : { ...f, box: scaleBox(f.box, factor) })),
+      );
+      const search = options.smallFaces;
+      if (!search || detectOptions?.enough?.(faces)) return faces;
+      return [
+        ...faces,
+        ...(await withTensor(toTensor(image), (input) => searchSmallFaces(passes, input, faces, search))),
+      ];
     },
     tensorCount: () => tf.memory().numTensors,
   };
+  // The small-face search runs the tiny detector whatever the full-frame pass's detector is.
+  if (options.smallFaces && !faceapi.nets.tinyFaceDetector.isLoaded) {
+    if (speedups.enabled) {
+      loadNetWeights(tf, faceapi.nets.tinyFaceDetector, dir, MODEL_FILES.tinyFaceDetector);
+      fuse.tinyFaceDetector?.();
+    } else await faceapi.nets.tinyFaceDetector.loadFromDisk(dir);
+  }
   // Warm-up: compiles the kernels so the first real video is not 1 s slower.
   await engine.detect({ width: 64, height: 64, rgb: Buffer.alloc(64 * 64 * 3, 128) });
   return engine;
+}
+
+/** face-api's boxes keep their coordinates behind getters: a plain copy. */
+function plainBox(box: Box): Box {
+  return { x: box.x, y: box.y, width: box.width, height: box.height };
+}
+
+/** The image scaled down to `width` by averaging the pixels each new pixel covers. */
+export function shrink(image: RgbImage, width: number): RgbImage {
+  const height = Math.max(1, Math.round((image.height * width) / image.width));
+  const fx = image.width / width;
+  const fy = image.height / height;
+  const rgb = Buffer.alloc(width * height * 3);
+  const src = image.rgb;
+  for (let y = 0; y < height; y++) {
+    const y0 = Math.floor(y * fy);
+    const y1 = Math.max(y0 + 1, Math.min(image.height, Math.floor((y + 1) * fy)));
+    for (let x = 0; x < width; x++) {
+      const x0 = Math.floor(x * fx);
+      const x1 = Math.max(x0 + 1, Math.min(image.width, Math.floor((x + 1) * fx)));
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let sy = y0; sy < y1; sy++) {
+        let o = (sy * image.width + x0) * 3;
+        for (let sx = x0; sx < x1; sx++, o += 3) {
+          r += src[o] as number;
+          g += src[o + 1] as number;
+          b += src[o + 2] as number;
+        }
+      }
+      const n = (y1 - y0) * (x1 - x0);
+      const o = (y * width + x) * 3;
+      rgb[o] = Math.round(r / n);
+      rgb[o + 1] = Math.round(g / n);
+      rgb[o + 2] = Math.round(b / n);
+    }
+  }
+  return { width, height, rgb };
 }

@@ -33,26 +33,43 @@ export function useFfmpeg(path: string | undefined): void {
 
 /** Reads PPM (P6, maxval 255) frames out of a byte stream. */
 export class PpmReader {
-  private buffer: Buffer = Buffer.alloc(0);
+  /** Bytes of a header not yet complete. */
+  private head: Buffer = Buffer.alloc(0);
+  /** The frame being filled, once its header is read: each byte is copied once (a 1080p frame
+   * comes in a hundred chunks; joining them chunk by chunk copied the frame over and over). */
+  private frame: { width: number; height: number; rgb: Buffer; filled: number } | undefined;
 
   push(chunk: Buffer): { width: number; height: number; rgb: Buffer }[] {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     const frames: { width: number; height: number; rgb: Buffer }[] = [];
-    for (;;) {
-      const header = parsePpmHeader(this.buffer);
-      if (!header) break;
-      const size = header.width * header.height * 3;
-      if (this.buffer.length < header.length + size) break;
-      // Copy: the frame outlives the stream's chunk buffers.
-      const rgb = Buffer.from(this.buffer.subarray(header.length, header.length + size));
-      frames.push({ width: header.width, height: header.height, rgb });
-      this.buffer = this.buffer.subarray(header.length + size);
+    let rest = chunk;
+    while (rest.length > 0) {
+      if (this.frame) {
+        const { rgb } = this.frame;
+        const taken = rest.copy(rgb, this.frame.filled, 0, Math.min(rest.length, rgb.length - this.frame.filled));
+        this.frame.filled += taken;
+        rest = rest.subarray(taken);
+        if (this.frame.filled === rgb.length) {
+          frames.push({ width: this.frame.width, height: this.frame.height, rgb });
+          this.frame = undefined;
+        }
+        continue;
+      }
+      const buffer = this.head.length === 0 ? rest : Buffer.concat([this.head, rest]);
+      const header = parsePpmHeader(buffer);
+      if (!header) {
+        this.head = Buffer.from(buffer);
+        break;
+      }
+      this.head = Buffer.alloc(0);
+      const rgb = Buffer.allocUnsafe(header.width * header.height * 3);
+      this.frame = { width: header.width, height: header.height, rgb, filled: 0 };
+      rest = buffer.subarray(header.length);
     }
     return frames;
   }
 
   get pendingBytes(): number {
-    return this.buffer.length;
+    return this.head.length + (this.frame?.filled ?? 0);
   }
 }
 

@@ -95,9 +95,9 @@ describe.skipIf(!data)("a gallery enrolled from people/, on videos made from the
     }
   });
 
-  it("identifies the held-out photos (10 of 12 measured; 2 are reported unknown)", () => {
+  it("identifies the held-out photos (11 of 12 measured at full frames; stuart's is reported unknown)", () => {
     const right = ofKind("held-out").filter((f) => f.names.length === 1 && f.names[0] === f.video.expected[0]);
-    expect(right.length).toBeGreaterThanOrEqual(10);
+    expect(right.length).toBeGreaterThanOrEqual(11);
   });
 
   it("gives the right set of names for the Big Bang Theory group photos", () => {

@@ -338,7 +338,7 @@ describe("frames of any shape", () => {
   });
 
   it("scales a tall video within the limits into the box: its longest side bounded", async () => {
-    expect(defaults).toMatchObject({ maxWidth: 640, maxHeight: 1280, maxAspect: 8, maxFps: 240 });
+    expect(defaults).toMatchObject({ maxWidth: 1920, maxHeight: 3840, maxAspect: 8, maxFps: 240 });
     const fits = await collect(join(shapes, "160x1280.mp4"), defaults);
     expect(fits.map((f) => [f.width, f.height])).toEqual(Array(4).fill([160, 1280]));
     const boxed = await collect(join(shapes, "160x1280.mp4"), { ...defaults, maxHeight: 640 });
@@ -350,8 +350,8 @@ describe("frames of any shape", () => {
     const frames = await collect(join(shapes, "64x16384.mp4"), { ...defaults, maxAspect: undefined });
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(frames.map((f) => [f.width, f.height])).toEqual([
-      [6, 1280],
-      [6, 1280],
+      [16, 3840],
+      [16, 3840],
     ]);
   });
 
