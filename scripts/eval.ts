@@ -1,6 +1,6 @@
 // npm run eval: precision and recall of identification over the labeled set built from the shared
 // data, for the rules in use and for a sweep around them (how the defaults were chosen).
-// Faces are detected once per video; the rules are then applied offline to the same detections.
+// Faces are detected once per video; the rules (and the tracker) then run offline on the same detections.
 // Then classroom-like scenes composed from the held-out photos (eval/scenes.ts): detection and
 // identification by face width and by case, and the time per video.
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -13,7 +13,8 @@ import { type Gallery, toMatchIndex } from "../functions/face-recognition/galler
 import { importGalleryFile } from "../functions/face-recognition/gallery/import.js";
 import { type DetectedFace, type FaceEngine, loadFaceEngine } from "../functions/face-recognition/pipeline/faces.js";
 import { readFrames } from "../functions/face-recognition/pipeline/frames.js";
-import { judgeFace, type MatchRules, SightingTally } from "../functions/face-recognition/pipeline/match.js";
+import { judgeFace, type MatchRules } from "../functions/face-recognition/pipeline/match.js";
+import { Tracker } from "../functions/face-recognition/pipeline/tracks.js";
 import { frameOptions, matchRules, startEngine } from "../functions/face-recognition/runtime.js";
 import { buildProbes, cse546Clips, type LabeledVideo, score, type Split, splitPeople } from "./eval/dataset.js";
 import {
@@ -54,14 +55,20 @@ async function observe(
 function identify(gallery: Gallery, observed: Observed[], rules: MatchRules) {
   const index = toMatchIndex(gallery);
   return observed.map(({ video, frames }) => {
-    const tally = new SightingTally(rules);
+    // As recognizeVideo in `all` mode: faces tracked across frames, each track named from all its faces.
+    const tracker = new Tracker(index, rules);
     for (const f of frames)
-      tally.addFrame(
+      tracker.addFrame(
         f.timeMs,
         f.faces,
         f.faces.map((face) => judgeFace(index, face, rules)),
       );
-    return { video, expected: video.expected, found: tally.confirmed().map((p) => p.name) };
+    return {
+      video,
+      expected: video.expected,
+      found: tracker.people().map((p) => p.name),
+      unknownTracks: tracker.unknownTracks(),
+    };
   });
 }
 
@@ -104,11 +111,15 @@ function printSceneRows(title: string, rows: SceneRow[]): void {
     );
 }
 
-function reportScenes(observed: Observed[], found: string[][], scenes: SceneVideo[]): SceneRow {
+function reportScenes(
+  observed: Observed[],
+  results: { found: string[]; unknownTracks: number }[],
+  scenes: SceneVideo[],
+): SceneRow {
   const observations: SceneObservation[] = observed.map((o, i) => ({
     scene: scenes[i] as SceneVideo,
     frames: o.frames,
-    found: found[i] as string[],
+    found: results[i]?.found ?? [],
     ms: o.ms,
   }));
   const { byWidth, byCase, all } = sceneRows(observations);
@@ -118,10 +129,10 @@ function reportScenes(observed: Observed[], found: string[][], scenes: SceneVide
   printSceneRows("", [all]);
   const precision = all.named + all.wrongNames === 0 ? 1 : all.named / (all.named + all.wrongNames);
   console.log(`precision ${pct(precision)}  recall ${ratio(all.named, all.known)}`);
-  console.log("per video:   case                   frames   time    ms/frame  named");
+  console.log("per video:   case                   frames   time    ms/frame  named  strangers (unknown tracks/shown)");
   for (const o of observations)
     console.log(
-      `  ${o.scene.id.padEnd(10)} ${o.scene.case.padEnd(22)} ${String(o.frames.length).padStart(6)} ${`${(o.ms / 1000).toFixed(2)} s`.padStart(7)} ${String(Math.round(o.ms / Math.max(1, o.frames.length))).padStart(9)}  ${o.found.length}/${o.scene.expected.length}`,
+      `  ${o.scene.id.padEnd(10)} ${o.scene.case.padEnd(22)} ${String(o.frames.length).padStart(6)} ${`${(o.ms / 1000).toFixed(2)} s`.padStart(7)} ${String(Math.round(o.ms / Math.max(1, o.frames.length))).padStart(9)}  ${`${o.found.length}/${o.scene.expected.length}`.padStart(5)}  ${results[observations.indexOf(o)]?.unknownTracks}/${o.scene.faces.filter((f) => !f.source.name).length}`,
     );
   return all;
 }
@@ -200,8 +211,7 @@ async function main(): Promise<void> {
       scenes.map((scene) => ({ id: scene.id, kind: "scene", file: scene.file, expected: scene.expected })),
       settings,
     );
-    const sceneNames = identify(enrolled.gallery, observedScenes, faceApiRules).map((r) => r.found);
-    const sceneScore = reportScenes(observedScenes, sceneNames, scenes);
+    const sceneScore = reportScenes(observedScenes, identify(enrolled.gallery, observedScenes, faceApiRules), scenes);
 
     const cseScore = report(
       "the original encoding.pickle (dlib) on the 8 CSE546 clips",

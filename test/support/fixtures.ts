@@ -26,6 +26,7 @@ export function videoResult(video: string, names: string[] = []): VideoResult {
     firstSeen: 0,
     lastSeen: 0,
     frames: 1,
+    seen: [{ from: 0, to: 0 }],
   }));
   return {
     video,

@@ -47,6 +47,7 @@ export async function analyzeVideo(
       distance: Number(p.bestDistance.toFixed(4)),
       firstSeen: p.firstSeenMs / 1000,
       lastSeen: p.lastSeenMs / 1000,
+      seen: p.ranges.map((r) => ({ from: r.fromMs / 1000, to: r.toMs / 1000 })),
       frames: p.frames,
     });
   });

@@ -83,20 +83,21 @@ export interface PersonSighting {
   bestDistance: number;
 }
 
-/** Collects verdicts frame by frame and decides who was in the video. */
+/**
+ * Collects verdicts frame by frame: who was matched in enough frames (`first` mode's answer;
+ * `all` mode names people from their tracks, tracks.ts).
+ */
 export class SightingTally {
   private readonly people = new Map<string, PersonSighting>();
-  /** One representative descriptor per distinct unknown face. */
-  private readonly unknown: Float32Array[] = [];
   private framesSeen = 0;
 
   constructor(private readonly rules: MatchRules) {}
 
-  /** Records one sampled frame's faces and verdicts (the same name twice in a frame counts once). */
-  addFrame(timeMs: number, faces: DetectedFace[], verdicts: FaceVerdict[]): void {
+  /** Records one sampled frame's verdicts (the same name twice in a frame counts once). */
+  addFrame(timeMs: number, verdicts: FaceVerdict[]): void {
     this.framesSeen++;
     const namesInFrame = new Set<string>();
-    verdicts.forEach((verdict, i) => {
+    verdicts.forEach((verdict) => {
       if (verdict.kind === "known") {
         if (namesInFrame.has(verdict.name)) return;
         namesInFrame.add(verdict.name);
@@ -114,16 +115,8 @@ export class SightingTally {
             bestDistance: verdict.distance,
           });
         }
-      } else if (verdict.kind === "unknown") {
-        this.addUnknown((faces[i] as DetectedFace).descriptor);
       }
     });
-  }
-
-  // The same stranger appears in many frames: count distinct faces, not detections.
-  private addUnknown(descriptor: Float32Array): void {
-    const sameFace = this.unknown.some((d) => euclidean(d, descriptor) < UNKNOWN_SAME_FACE);
-    if (!sameFace) this.unknown.push(descriptor);
   }
 
   get frames(): number {
@@ -141,14 +134,7 @@ export class SightingTally {
   allSightings(): PersonSighting[] {
     return [...this.people.values()];
   }
-
-  unknownFaces(): number {
-    return this.unknown.length;
-  }
 }
-
-/** Two unknown detections closer than this are taken as the same person (same-person median is 0.43). */
-const UNKNOWN_SAME_FACE = 0.55;
 
 export function euclidean(a: Float32Array, b: Float32Array): number {
   let sum = 0;

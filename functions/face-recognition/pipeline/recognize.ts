@@ -3,6 +3,7 @@ import { VideoError } from "./errors.js";
 import type { FaceEngine } from "./faces.js";
 import { type FrameOptions, readFrames } from "./frames.js";
 import { judgeFace, type MatchIndex, type MatchRules, type PersonSighting, SightingTally } from "./match.js";
+import { type TimeRange, Tracker } from "./tracks.js";
 
 export type Mode = "all" | "first";
 
@@ -15,7 +16,8 @@ export interface RecognizeOptions {
 }
 
 export interface Recognition {
-  people: PersonSighting[];
+  people: (PersonSighting & { ranges: TimeRange[] })[];
+  /** Strangers: faces tracked across frames and named for no one, each counted once. */
   unknownFaces: number;
   framesExamined: number;
   backend: string;
@@ -29,6 +31,7 @@ export async function recognizeVideo(
   options: RecognizeOptions,
 ): Promise<Recognition> {
   const tally = new SightingTally(options.rules);
+  const tracker = new Tracker(index, options.rules);
   let decodeMs = 0;
   let inferenceMs = 0;
   // `first` mode usually stops early: frames decoded ahead would mostly be thrown away.
@@ -45,7 +48,8 @@ export async function recognizeVideo(
         : undefined,
     );
     const verdicts = faces.map((face) => judgeFace(index, face, options.rules));
-    tally.addFrame(frame.timeMs, faces, verdicts);
+    tally.addFrame(frame.timeMs, verdicts);
+    tracker.addFrame(frame.timeMs, faces, verdicts);
     mark = performance.now();
     inferenceMs += mark - decoded;
     // `first`: the original behaviour — the first confident identification answers; ffmpeg is killed.
@@ -53,10 +57,17 @@ export async function recognizeVideo(
   }
   // A container with no decodable frame (truncated, empty track) is not a video with nobody in it.
   if (tally.frames === 0) throw new VideoError("no frame of the video could be decoded");
-  const people = tally.confirmed();
+  // `all`: each person named once from their tracks; `first`: the frame that answered decides.
+  const people =
+    options.mode === "first"
+      ? firstKnown(tally, tally.confirmed()).map((p) => ({
+          ...p,
+          ranges: [{ fromMs: p.firstSeenMs, toMs: p.lastSeenMs }],
+        }))
+      : tracker.people();
   return {
-    people: options.mode === "first" ? firstKnown(tally, people) : people,
-    unknownFaces: tally.unknownFaces(),
+    people,
+    unknownFaces: tracker.unknownTracks(),
     framesExamined: tally.frames,
     backend: engine.backend,
     timingsMs: { decode: Math.round(decodeMs), inference: Math.round(inferenceMs) },

@@ -20,7 +20,10 @@ export interface PersonReport {
   distance: number;
   firstSeen: number;
   lastSeen: number;
+  /** Sampled frames the person is seen in (their tracks'). */
   frames: number;
+  /** Runs of consecutive sampled frames they are seen in, in seconds. */
+  seen: { from: number; to: number }[];
 }
 
 export interface VideoResult {

@@ -86,7 +86,18 @@ describe("writeReport", () => {
     const dir = mkdtempSync(join(tmpdir(), "report-"));
     const result: VideoResult = {
       video: "v.mp4",
-      people: [{ name: "amy", major: "", year: "", distance: 0.3, firstSeen: 0, lastSeen: 1, frames: 3 }],
+      people: [
+        {
+          name: "amy",
+          major: "",
+          year: "",
+          distance: 0.3,
+          firstSeen: 0,
+          lastSeen: 1,
+          frames: 3,
+          seen: [{ from: 0, to: 1 }],
+        },
+      ],
       unknownFaces: 1,
       framesExamined: 3,
       backend: "wasm",

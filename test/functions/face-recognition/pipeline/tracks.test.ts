@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import type { DetectedFace } from "../../../../functions/face-recognition/pipeline/faces.js";
+import {
+  judgeFace,
+  type MatchIndex,
+  type MatchRules,
+  SightingTally,
+} from "../../../../functions/face-recognition/pipeline/match.js";
+import { Tracker } from "../../../../functions/face-recognition/pipeline/tracks.js";
+
+// Descriptors on separate axes: e_i and e_j are √2 apart; blend(i, j, t) lies t·√2 from e_i.
+function blend(i: number, j: number, t: number): Float32Array {
+  const d = new Float32Array(128);
+  d[i] = 1 - t;
+  d[j] = t;
+  return d;
+}
+function near(axis: number, offset: number): Float32Array {
+  const d = new Float32Array(128);
+  d[axis] = 1;
+  d[127] = offset; // exactly `offset` from e_axis
+  return d;
+}
+
+const index: MatchIndex = {
+  names: ["amy", "raj"],
+  labels: Int32Array.from([0, 1]),
+  descriptors: Float32Array.from([...near(0, 0), ...near(2, 0)]),
+};
+const rules: MatchRules = { threshold: 0.5, margin: 0.05, minScore: 0.5, minFacePx: 30, minFrames: 2 };
+const face = (descriptor: Float32Array, x = 100, size = 60): DetectedFace => ({
+  descriptor,
+  score: 0.9,
+  box: { x, y: 100, width: size, height: size },
+});
+
+/** Feeds the same frames to a tracker and to the per-frame tally it replaces in `all` mode. */
+function run(frames: DetectedFace[][]) {
+  const tracker = new Tracker(index, rules);
+  const tally = new SightingTally(rules);
+  frames.forEach((faces, i) => {
+    const verdicts = faces.map((f) => judgeFace(index, f, rules));
+    tracker.addFrame(i * 500, faces, verdicts);
+    tally.addFrame(i * 500, verdicts);
+  });
+  return { tracker, tally };
+}
+
+describe("Tracker", () => {
+  it("does not name a stranger whose face comes near a known person in two frames of five", () => {
+    const stranger = blend(0, 50, 0.6); // 0.85 from amy: unknown
+    const lookalike = blend(0, 50, 0.3); // 0.42 from amy: taken for her in that frame
+    const { tracker, tally } = run(
+      [[stranger], [lookalike], [stranger], [lookalike], [stranger]].map((f) => f.map((d) => face(d))),
+    );
+    expect(tally.confirmed().map((p) => p.name)).toEqual(["amy"]);
+    expect(tracker.people()).toEqual([]);
+    expect(tracker.unknownTracks()).toBe(1);
+  });
+
+  it("keeps a person through frames where their face alone is not recognised", () => {
+    const clear = near(0, 0.1);
+    const blurred = near(0, 0.6); // over the threshold, yet 0.5 from her other faces
+    const { tracker, tally } = run([[clear], [blurred], [clear], [blurred], [clear]].map((f) => f.map((d) => face(d))));
+    expect(tally.confirmed()[0]?.frames).toBe(3);
+    expect(tracker.people()).toEqual([
+      {
+        name: "amy",
+        frames: 5,
+        firstSeenMs: 0,
+        lastSeenMs: 2000,
+        ranges: [{ fromMs: 0, toMs: 2000 }],
+        bestDistance: expect.closeTo(0.1, 5),
+        meanDistance: expect.closeTo(0.3, 5),
+      },
+    ]);
+    expect(tracker.unknownTracks()).toBe(0);
+  });
+
+  it("reports the time ranges a person is seen in, across a gap and a move across the frame", () => {
+    const amy = near(0, 0.1);
+    const { tracker } = run([[face(amy, 100)], [face(amy, 120)], [], [face(amy, 900)], [face(amy, 920)]]);
+    const [person] = tracker.people();
+    expect(person?.ranges).toEqual([
+      { fromMs: 0, toMs: 500 },
+      { fromMs: 1500, toMs: 2000 },
+    ]);
+    expect(person?.frames).toBe(4);
+  });
+
+  it("tells apart people in the same frames, names each once, and counts each stranger once", () => {
+    const amy = near(0, 0.1);
+    const raj = near(2, 0.2);
+    const strangerA = near(60, 0);
+    const strangerB = near(70, 0);
+    const frame = (t: number) => [
+      face(raj, 400 + t),
+      face(amy, 100 + t),
+      face(strangerA, 700 + t),
+      face(strangerB, 1000),
+    ];
+    const { tracker } = run([[face(amy, 100)], frame(10), frame(20), frame(30)]);
+    expect(tracker.people().map((p) => [p.name, p.frames])).toEqual([
+      ["amy", 4],
+      ["raj", 3],
+    ]);
+    expect(tracker.unknownTracks()).toBe(2);
+  });
+
+  it("leaves out faces the rules ignore (too small to judge)", () => {
+    const { tracker } = run([[face(near(0, 0.1), 100, 20)], [face(near(0, 0.1), 100, 20)]]);
+    expect(tracker.people()).toEqual([]);
+    expect(tracker.unknownTracks()).toBe(0);
+  });
+});
