@@ -82,7 +82,9 @@ export function planScenes(
   const random = seededRandom(options.seed);
   const scenes: Scene[] = [];
   for (let k = 0; k < options.scenes; k++) {
-    const sceneCase = SCENE_CASES[k % SCENE_CASES.length] as SceneCase;
+    // Cases change every two scenes: consecutive scenes show the two halves of the people, so that
+    // each case shows both halves (a case's figures are not one half's).
+    const sceneCase = SCENE_CASES[Math.floor(k / 2) % SCENE_CASES.length] as SceneCase;
     const portrait = sceneCase.startsWith("portrait");
     const [width, height] = portrait ? [1080, 1920] : [1920, 1080];
     const people: { source: SourcePhoto; width: number }[] = [];

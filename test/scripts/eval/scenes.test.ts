@@ -11,6 +11,7 @@ import {
   facesAt,
   planScenes,
   readPhoto,
+  SCENE_CASES,
   type Scene,
   type SceneVideo,
   sceneRows,
@@ -43,6 +44,15 @@ describe("planScenes", () => {
     for (const widths of seen.values()) expect([...widths].sort((a, b) => a - b)).toEqual([...FACE_WIDTHS]);
     expect(JSON.stringify(plan(14))).toBe(JSON.stringify(scenes));
     expect(JSON.stringify(plan(15))).not.toBe(JSON.stringify(scenes));
+  });
+
+  it("shows every known person in every case, so that no case's figures are a few people's", () => {
+    for (const sceneCase of SCENE_CASES) {
+      const names = plan(14)
+        .filter((s) => s.case === sceneCase)
+        .flatMap((s) => s.faces.map((f) => f.source.name));
+      expect(new Set(names.filter((n) => n !== null)).size, sceneCase).toBe(12);
+    }
   });
 
   it("keeps every face inside the frame, apart from the others, for the whole clip", () => {
@@ -116,7 +126,7 @@ describe("writeScene", () => {
       image: face,
       face: { x: 10, y: 5, width: 125, height: 140 },
     };
-    const scene = planScenes([source], [], { scenes: 3, knownPerScene: 1, unknownPerScene: 0, seed: 1 })[2];
+    const scene = planScenes([source], [], { scenes: 5, knownPerScene: 1, unknownPerScene: 0, seed: 1 })[4];
     const placed = scene?.faces[0];
     if (!scene || !placed) throw new Error("no scene planned");
     expect(scene.case).toBe("portrait rotate-90");
