@@ -2,7 +2,7 @@
 // ~50 px there is lost, so a 1080p classroom's 24–96 px faces vanish. After the full-frame pass,
 // the frame is searched again (detection only) as a whole at a larger input and in overlapping
 // tiles enlarged 1.5×; each new candidate is then verified, with its landmarks and descriptor, on
-// a crop around it where the face is ~100 px wide. Chosen by numbers: scripts/eval/detectors.ts.
+// a crop around it where the face is ~100 px wide (a second, tighter crop when the first fails). Chosen by numbers: scripts/eval/detectors.ts.
 import type * as tfjs from "@tensorflow/tfjs-core";
 import type { Box, DetectedFace } from "./faces.js";
 
@@ -31,9 +31,16 @@ export interface Passes {
   tinyOptions(inputSize: number): object;
 }
 
-/** The tiny detector's input in a tile, and around a candidate (its face then ~100 px wide). */
+/** The tiny detector's input in a tile. */
 const TILE_INPUT = 416;
-const VERIFY_INPUT = 320;
+/**
+ * Crops a candidate is confirmed on: `spread` times its size, at this detector input (the face then
+ * ~100 px wide); the second when the detector takes nothing in the first.
+ */
+const VERIFY_CROPS: [spread: number, input: number][] = [
+  [3, 320],
+  [2, 224],
+];
 
 /** Faces of `input` the full-frame pass (`found`) missed, boxes in `input`'s pixels. */
 export async function searchSmallFaces(
@@ -64,24 +71,38 @@ export async function searchSmallFaces(
 
   const verified: DetectedFace[] = [];
   for (const candidate of candidates) {
-    const around = cropAround(candidate.box, width, height);
-    const factor = VERIFY_INPUT / Math.max(around.width, around.height);
-    const size: [number, number] = [Math.round(around.height * factor), Math.round(around.width * factor)];
-    const faces = await withTensor(region(around, size), (t) => passes.analyse(t, passes.tinyOptions(VERIFY_INPUT)));
-    // The candidate is the face nearest the crop's centre, if the detector confirms one there.
-    const centre = { x: around.width / 2, y: around.height / 2 };
-    const confirmed = faces
-      .map((f) => ({ ...f, box: scaleBox(f.box, 1 / factor, around.x, around.y) }))
-      .filter((f) => iou(f.box, candidate.box) > 0.2 || insideShare(candidate.box, f.box) > 0.6)
-      .sort((a, b) => distance(a.box, around, centre) - distance(b.box, around, centre))[0];
+    let confirmed: DetectedFace | undefined;
+    for (const [spread, inputSize] of VERIFY_CROPS) {
+      const around = cropAround(candidate.box, width, height, spread);
+      confirmed = await confirm(passes, inputSize, candidate.box, around, region);
+      if (confirmed) break;
+    }
     if (confirmed && isNew(confirmed.box)) verified.push(confirmed);
   }
   return mergeBoxes(verified);
 }
 
-/** A square three times the face's size around it, within the frame. */
-function cropAround(box: Box, width: number, height: number): Box {
-  const side = 3 * Math.max(box.width, box.height);
+/** The face, if the detector finds it on `around` (scaled to `input`), with its descriptor. */
+async function confirm(
+  passes: Passes,
+  input: number,
+  candidate: Box,
+  around: Box,
+  region: (r: Box, size: [number, number]) => tfjs.Tensor3D,
+): Promise<DetectedFace | undefined> {
+  const factor = input / Math.max(around.width, around.height);
+  const size: [number, number] = [Math.round(around.height * factor), Math.round(around.width * factor)];
+  const faces = await withTensor(region(around, size), (t) => passes.analyse(t, passes.tinyOptions(input)));
+  const centre = { x: around.width / 2, y: around.height / 2 };
+  return faces
+    .map((f) => ({ ...f, box: scaleBox(f.box, 1 / factor, around.x, around.y) }))
+    .filter((f) => iou(f.box, candidate) > 0.2 || insideShare(candidate, f.box) > 0.6)
+    .sort((a, b) => distance(a.box, around, centre) - distance(b.box, around, centre))[0];
+}
+
+/** A square `spread` times the face's size around it, within the frame. */
+function cropAround(box: Box, width: number, height: number, spread: number): Box {
+  const side = spread * Math.max(box.width, box.height);
   const x = Math.max(0, Math.round(box.x + box.width / 2 - side / 2));
   const y = Math.max(0, Math.round(box.y + box.height / 2 - side / 2));
   return {
