@@ -13,6 +13,10 @@ export const CORPUS_LIMITS = {
   MAX_VIDEO_SECONDS: 10,
   // The default (4096×2304): 4K passes and is scaled down, 8K and 16K are refused.
   MAX_VIDEO_PIXELS: 4096 * 2304,
+  // The corpus tests refusals and bounds, not the small-face search (2–5 s a frame, measured in the
+  // eval): frames at 640 px with no search, so its time limits measure what they are for.
+  FRAME_WIDTH: 640,
+  SMALL_FACE_SCALE: 0,
 };
 
 export interface HostileCase {
