@@ -28,7 +28,7 @@ import { startDecoder } from "../functions/face-recognition/pipeline/ffmpeg.js";
 import { type Frame, type FrameOptions, readFrames } from "../functions/face-recognition/pipeline/frames.js";
 import { judgeFace, type MatchIndex, type MatchRules } from "../functions/face-recognition/pipeline/match.js";
 import type { Mode } from "../functions/face-recognition/pipeline/recognize.js";
-import type { SpeedupSetting } from "../functions/face-recognition/pipeline/speedups.js";
+import type { SpeedupSetting } from "../functions/face-recognition/pipeline/engine/speedups.js";
 import { toCsv } from "../functions/face-recognition/pipeline/report.js";
 import type { StudentDirectory } from "../functions/face-recognition/pipeline/students.js";
 import { startEngine } from "../functions/face-recognition/runtime.js";

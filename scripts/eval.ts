@@ -3,7 +3,7 @@
 // Faces are detected once per video; the rules (and the tracker) then run offline on the same detections.
 // Then classroom-like scenes composed from the held-out photos (eval/scenes.ts): detection and
 // identification by face width and by case, and the time per video.
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readSettings } from "../lib/config.js";
@@ -11,22 +11,17 @@ import { readRecognitionSettings } from "../functions/face-recognition/config.js
 import { enrollPhotos } from "../functions/face-recognition/enroll.js";
 import { type Gallery, toMatchIndex } from "../functions/face-recognition/gallery/gallery.js";
 import { importGalleryFile } from "../functions/face-recognition/gallery/import.js";
-import { type DetectedFace, type FaceEngine, loadFaceEngine } from "../functions/face-recognition/pipeline/faces.js";
+import type { DetectedFace, FaceEngine } from "../functions/face-recognition/pipeline/faces.js";
 import { readFrames } from "../functions/face-recognition/pipeline/frames.js";
 import { judgeFace, type MatchRules } from "../functions/face-recognition/pipeline/match.js";
 import { Tracker } from "../functions/face-recognition/pipeline/tracks.js";
 import { frameOptions, matchRules, startEngine } from "../functions/face-recognition/runtime.js";
-import { buildProbes, cse546Clips, type LabeledVideo, score, type Split, splitPeople } from "./eval/dataset.js";
-import {
-  locatePhoto,
-  planScenes,
-  type SceneObservation,
-  type SceneRow,
-  type SceneVideo,
-  sceneRows,
-  writeScene,
-} from "./eval/scenes.js";
-import { dataDir, DATA_ENV } from "../test/support/data.js";
+import { buildProbes, cse546Clips, type LabeledVideo, score, splitPeople } from "./eval/dataset.js";
+import { type SceneObservation, type SceneRow, sceneRows } from "./eval/scene-score.js";
+import { composeScenes } from "./eval/scene-video.js";
+import type { SceneVideo } from "./eval/scenes.js";
+import { runScript } from "./eval/run-script.js";
+import { dataDir, DATA_ENV } from "../lib/shared-data.js";
 
 interface Observed {
   video: LabeledVideo;
@@ -74,34 +69,6 @@ function identify(gallery: Gallery, observed: Observed[], rules: MatchRules) {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const ratio = (part: number, whole: number) => (whole === 0 ? "-" : pct(part / whole));
-
-/** Classroom-like scenes from the held-out photos and the strangers (scenes.ts), in `work`. */
-async function composeScenes(
-  data: string,
-  split: Split,
-  work: string,
-  settings: ReturnType<typeof readRecognitionSettings>,
-): Promise<SceneVideo[]> {
-  // Faces are located in the photos by SSD (the most thorough detector here), which sets each face's width.
-  const ssd = await loadFaceEngine({
-    detector: "ssd",
-    backend: settings.backend,
-    minDetectionScore: 0.5,
-    tinyInputSize: settings.tinyInputSize,
-    detectWidth: 0,
-    speedups: settings.speedups,
-  });
-  const detect = (image: Parameters<FaceEngine["detect"]>[0]) => ssd.detect(image);
-  const known = [];
-  for (const photo of split.heldOut) known.push(await locatePhoto(photo.name, photo.file, detect));
-  const unknown = [];
-  const strangers = (await readdir(join(data, "extra"))).filter((f) => f.startsWith("unknown_")).sort();
-  for (const file of strangers) unknown.push(await locatePhoto(null, join(data, "extra", file), detect));
-  const plans = planScenes(known, unknown, { scenes: 10, knownPerScene: 6, unknownPerScene: 2, seed: 14 });
-  const videos: SceneVideo[] = [];
-  for (const plan of plans) videos.push(await writeScene(plan, work));
-  return videos;
-}
 
 function printSceneRows(title: string, rows: SceneRow[]): void {
   console.log(`${title.padEnd(22)} detected (face-frames)   named (recall)   wrong names  false detections`);
@@ -228,10 +195,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`eval: ${(err as Error).message}`);
-    process.exit(1);
-  },
-);
+runScript("eval", main);

@@ -5,7 +5,7 @@ import { type Env, readSettings, type SettingsReader } from "../../lib/config.js
 import { type DynamoSettings, readDynamoSettings, readS3Settings, type S3Settings } from "../../lib/cloud.js";
 import type { BackendChoice, Detector } from "./pipeline/faces.js";
 import type { MatchRules } from "./pipeline/match.js";
-import { SPEEDUP_SETTINGS, type SpeedupSetting } from "./pipeline/speedups.js";
+import { SPEEDUP_SETTINGS, type SpeedupSetting } from "./pipeline/engine/speedups.js";
 import type { Mode } from "./pipeline/recognize.js";
 
 export interface RecognitionSettings {

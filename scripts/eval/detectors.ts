@@ -2,24 +2,23 @@
 // (eval/scenes.ts) at the frames' native size, detection only: faces found by face width, boxes on
 // no face, and the time per frame. How the engine's small-face search (pipeline/small-faces.ts) was
 // chosen. Candidates may be picked by the start of their names: `... detectors.ts engine "tiny 1024"`.
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs-core";
 import { readSettings } from "../../lib/config.js";
 import { readRecognitionSettings } from "../../functions/face-recognition/config.js";
-import {
-  type Box,
-  type FaceEngine,
-  loadFaceEngine,
-  type RgbImage,
-  startFaceApi,
-} from "../../functions/face-recognition/pipeline/faces.js";
+import { mergeBoxes, tiles } from "../../functions/face-recognition/pipeline/engine/boxes.js";
+import { startFaceApi } from "../../functions/face-recognition/pipeline/engine/face-api.js";
+import type { Box, RgbImage } from "../../functions/face-recognition/pipeline/engine/types.js";
+import { loadFaceEngine } from "../../functions/face-recognition/pipeline/faces.js";
 import { readFrames } from "../../functions/face-recognition/pipeline/frames.js";
-import { mergeBoxes, SMALL_FACE_SEARCH, tiles } from "../../functions/face-recognition/pipeline/small-faces.js";
-import { dataDir } from "../../test/support/data.js";
+import { SMALL_FACE_SEARCH } from "../../functions/face-recognition/pipeline/small-faces.js";
+import { dataDir } from "../../lib/shared-data.js";
 import { splitPeople } from "./dataset.js";
-import { locatePhoto, planScenes, type SceneObservation, sceneRows, writeScene } from "./scenes.js";
+import { runScript } from "./run-script.js";
+import { type SceneObservation, sceneRows } from "./scene-score.js";
+import { composeScenes } from "./scene-video.js";
 
 interface Found {
   box: Box;
@@ -38,7 +37,6 @@ async function main(): Promise<void> {
     detectWidth: 0,
     speedups: settings.speedups,
   };
-  const ssdEngine: FaceEngine = await loadFaceEngine({ ...base, detector: "ssd" });
   // The search the engine runs (small-faces.ts), with landmarks and descriptors, as configured.
   const chosen = await loadFaceEngine({
     ...base,
@@ -56,15 +54,7 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "facerec-detectors-"));
   try {
     const split = await splitPeople(data);
-    const detect = (image: RgbImage) => ssdEngine.detect(image);
-    const known = [];
-    for (const p of split.heldOut) known.push(await locatePhoto(p.name, p.file, detect));
-    const unknown = [];
-    for (const f of (await readdir(join(data, "extra"))).filter((f) => f.startsWith("unknown_")).sort())
-      unknown.push(await locatePhoto(null, join(data, "extra", f), detect));
-    const scenes = [];
-    for (const plan of planScenes(known, unknown, { scenes: 10, knownPerScene: 6, unknownPerScene: 2, seed: 14 }))
-      scenes.push(await writeScene(plan, work));
+    const scenes = await composeScenes(data, split, work, settings);
     const frames: { scene: number; frame: RgbImage & { timeMs: number } }[] = [];
     for (const [i, scene] of scenes.entries())
       for await (const frame of readFrames(scene.file, {
@@ -169,10 +159,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`detectors: ${(err as Error).stack}`);
-    process.exit(1);
-  },
-);
+runScript("detectors", main);

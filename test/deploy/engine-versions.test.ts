@@ -5,7 +5,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, syml
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { WRITTEN_FOR } from "../../functions/face-recognition/pipeline/speedups.js";
+import { WRITTEN_FOR } from "../../functions/face-recognition/pipeline/engine/speedups.js";
 import { requireData } from "../support/data.js";
 import { cse546Gallery } from "../support/fixtures.js";
 import { waitFor } from "../support/wait.js";

@@ -2,7 +2,7 @@
 // close enough, clearly closer than the next person, and the face itself is good enough to judge.
 // Across frames, a person counts only when seen in enough frames. A face that passes no rule is
 // unknown; a frame without faces matches nobody (the original matched the first gallery entry).
-import type { DetectedFace } from "./faces.js";
+import type { DetectedFace } from "./engine/types.js";
 
 export interface MatchIndex {
   names: string[];

@@ -2,9 +2,11 @@
 // ~50 px there is lost, so a 1080p classroom's 24–96 px faces vanish. After the full-frame pass,
 // the frame is searched again (detection only) as a whole at a larger input and in overlapping
 // tiles enlarged 1.5×; each new candidate is then verified, with its landmarks and descriptor, on
-// a crop around it where the face is ~100 px wide (a second, tighter crop when the first fails). Chosen by numbers: scripts/eval/detectors.ts.
+// a crop around it where the face is ~100 px wide (a second, tighter crop when the first fails).
+// Chosen by numbers: scripts/eval/detectors.ts.
 import type * as tfjs from "@tensorflow/tfjs-core";
-import type { Box, DetectedFace } from "./faces.js";
+import { insideShare, iou, mergeBoxes, scaleBox, squareAround, tiles } from "./engine/boxes.js";
+import type { Box, DetectedFace } from "./engine/types.js";
 
 export interface SmallFaceSearch {
   /** Tiles of the tiny detector's input size cover the frame enlarged this many times. */
@@ -73,7 +75,7 @@ export async function searchSmallFaces(
   for (const candidate of candidates) {
     let confirmed: DetectedFace | undefined;
     for (const [spread, inputSize] of VERIFY_CROPS) {
-      const around = cropAround(candidate.box, width, height, spread);
+      const around = squareAround(candidate.box, width, height, spread);
       confirmed = await confirm(passes, inputSize, candidate.box, around, region);
       if (confirmed) break;
     }
@@ -100,78 +102,8 @@ async function confirm(
     .sort((a, b) => distance(a.box, around, centre) - distance(b.box, around, centre))[0];
 }
 
-/** A square `spread` times the face's size around it, within the frame. */
-function cropAround(box: Box, width: number, height: number, spread: number): Box {
-  const side = spread * Math.max(box.width, box.height);
-  const x = Math.max(0, Math.round(box.x + box.width / 2 - side / 2));
-  const y = Math.max(0, Math.round(box.y + box.height / 2 - side / 2));
-  return {
-    x,
-    y,
-    width: Math.min(width, Math.round(box.x + box.width / 2 + side / 2)) - x,
-    height: Math.min(height, Math.round(box.y + box.height / 2 + side / 2)) - y,
-  };
-}
-
 function distance(box: Box, crop: Box, centre: { x: number; y: number }): number {
   return Math.hypot(box.x + box.width / 2 - crop.x - centre.x, box.y + box.height / 2 - crop.y - centre.y);
-}
-
-/**
- * Square regions of side `tile` (or the image's side, when smaller) covering a width × height
- * image, neighbours overlapping by at least `overlap` px, so that a face of up to `overlap` px
- * lies whole in some tile. Edge tiles are moved inwards rather than cut.
- */
-export function tiles(width: number, height: number, tile: number, overlap: number): Box[] {
-  const starts = (length: number, side: number) => {
-    if (length <= side) return [0];
-    const count = Math.ceil((length - overlap) / (side - overlap));
-    const step = (length - side) / (count - 1);
-    return Array.from({ length: count }, (_, i) => Math.round(i * step));
-  };
-  const w = Math.min(tile, width);
-  const h = Math.min(tile, height);
-  return starts(height, h).flatMap((y) => starts(width, w).map((x) => ({ x, y, width: w, height: h })));
-}
-
-export function iou(a: Box, b: Box): number {
-  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
-  const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
-  if (w <= 0 || h <= 0) return 0;
-  const inter = w * h;
-  return inter / (a.width * a.height + b.width * b.height - inter);
-}
-
-/**
- * One box per face from overlapping passes: the highest-scoring first; a box overlapping a kept one
- * (IoU above `threshold`, or one lying mostly inside the other, as a face cut by a tile's edge does)
- * is dropped.
- */
-export function mergeBoxes<T extends { box: Box; score: number }>(found: T[], threshold = 0.3): T[] {
-  const kept: T[] = [];
-  for (const f of [...found].sort((a, b) => b.score - a.score)) {
-    const overlaps = kept.some(
-      (k) => iou(k.box, f.box) > threshold || insideShare(f.box, k.box) > 0.6 || insideShare(k.box, f.box) > 0.6,
-    );
-    if (!overlaps) kept.push(f);
-  }
-  return kept;
-}
-
-/** The share of `a`'s area that lies inside `b`. */
-function insideShare(a: Box, b: Box): number {
-  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
-  const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
-  return w <= 0 || h <= 0 ? 0 : (w * h) / (a.width * a.height);
-}
-
-export function scaleBox(box: Box, factor: number, offsetX = 0, offsetY = 0): Box {
-  return {
-    x: offsetX + box.x * factor,
-    y: offsetY + box.y * factor,
-    width: box.width * factor,
-    height: box.height * factor,
-  };
 }
 
 /** Runs `use` on a tensor and disposes of it. */

@@ -2,9 +2,9 @@
 // or looks like (descriptor distance), and a track is named from all its faces at once: the person
 // nearest on average, within the match rules. One bad frame then neither names a stranger (its
 // face is outvoted by the track's others) nor loses a person (the track carries it).
-import type { Box, DetectedFace } from "./faces.js";
+import type { Box, DetectedFace } from "./engine/types.js";
 import { distancesByPerson, euclidean, type FaceVerdict, type MatchIndex, type MatchRules } from "./match.js";
-import { iou } from "./small-faces.js";
+import { iou } from "./engine/boxes.js";
 
 /** Faces closer than this are the same person wherever they are (same-person median is 0.43). */
 const SAME_FACE = 0.55;

@@ -2,21 +2,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { RgbImage } from "../../../functions/face-recognition/pipeline/faces.js";
+import type { RgbImage } from "../../../functions/face-recognition/pipeline/engine/types.js";
 import { readFrames } from "../../../functions/face-recognition/pipeline/frames.js";
+import { detects, sceneRows } from "../../../scripts/eval/scene-score.js";
+import { composeFrame, readPhoto, writeScene } from "../../../scripts/eval/scene-video.js";
 import {
-  composeFrame,
-  detects,
   FACE_WIDTHS,
   facesAt,
   planScenes,
-  readPhoto,
   SCENE_CASES,
   type Scene,
   type SceneVideo,
-  sceneRows,
   type SourcePhoto,
-  writeScene,
 } from "../../../scripts/eval/scenes.js";
 import { requireData } from "../../support/data.js";
 

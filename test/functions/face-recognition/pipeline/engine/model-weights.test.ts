@@ -11,8 +11,11 @@ import {
   modelDir,
   type NetName,
   startFaceApi,
-} from "../../../../functions/face-recognition/pipeline/faces.js";
-import { type LoadableNet, loadNetWeights } from "../../../../functions/face-recognition/pipeline/model-weights.js";
+} from "../../../../../functions/face-recognition/pipeline/engine/face-api.js";
+import {
+  type LoadableNet,
+  loadNetWeights,
+} from "../../../../../functions/face-recognition/pipeline/engine/model-weights.js";
 
 interface Net extends LoadableNet {
   loadFromDisk(dir: string): Promise<void>;

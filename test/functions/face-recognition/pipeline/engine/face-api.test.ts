@@ -1,4 +1,4 @@
-// face-api loads on a part of tfjs-core (faces.ts, FACE_API_TFJS): the part must be what its build
+// face-api loads on a part of tfjs-core (engine/face-api.ts, FACE_API_TFJS): the part must be what its build
 // calls, and the rest of the process must still get the whole of tfjs.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -7,7 +7,7 @@ import {
   FACE_API_TFJS,
   FACE_API_WASM_BUILD,
   startFaceApi,
-} from "../../../../functions/face-recognition/pipeline/faces.js";
+} from "../../../../../functions/face-recognition/pipeline/engine/face-api.js";
 
 const require = createRequire(import.meta.url);
 

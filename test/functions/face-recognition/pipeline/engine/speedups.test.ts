@@ -10,9 +10,9 @@ import {
   installedVersions,
   PROVEN_BACKENDS,
   WRITTEN_FOR,
-} from "../../../../functions/face-recognition/pipeline/speedups.js";
+} from "../../../../../functions/face-recognition/pipeline/engine/speedups.js";
 
-const ROOT = join(import.meta.dirname, "../../../..");
+const ROOT = join(import.meta.dirname, "../../../../..");
 
 describe("deciding the speedups", () => {
   const written = { ...WRITTEN_FOR };

@@ -1,9 +1,8 @@
 // Model weights straight into the backend's memory. face-api's loader (tfjs's) dequantizes each
 // weight into a JavaScript array, which the wasm backend then copies into its heap: every weight is
-// written twice, and each new page of memory costs ~17 µs on this VM (0.1 s of the start for the
-// recognition net alone). Here a weight is dequantized once, into its tensor's own memory, from the
-// file read a weight at a time through one small buffer (not 6.4 MB of new pages for the
-// recognition net's file). The reads are synchronous: weights load at start, when nothing waits.
+// written twice, and new pages of memory are dear (README, Speed). Here a weight is dequantized
+// once, into its tensor's own memory, from the file read a weight at a time through one small
+// buffer (not the whole file's worth of new pages). The reads are synchronous: weights load at start, when nothing waits.
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs-core";

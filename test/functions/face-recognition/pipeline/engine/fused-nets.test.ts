@@ -3,8 +3,12 @@
 import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FaceApiRuntime, modelDir, startFaceApi } from "../../../../functions/face-recognition/pipeline/faces.js";
-import { type Frame, readFrames } from "../../../../functions/face-recognition/pipeline/frames.js";
+import {
+  type FaceApiRuntime,
+  modelDir,
+  startFaceApi,
+} from "../../../../../functions/face-recognition/pipeline/engine/face-api.js";
+import { type Frame, readFrames } from "../../../../../functions/face-recognition/pipeline/frames.js";
 import {
   fuseLandmarkNet,
   fuseRecognitionNet,
@@ -12,8 +16,8 @@ import {
   type LandmarkNet,
   type RecognitionNet,
   type TinyDetectorNet,
-} from "../../../../functions/face-recognition/pipeline/fused-nets.js";
-import { requireData } from "../../../support/data.js";
+} from "../../../../../functions/face-recognition/pipeline/engine/fused-nets.js";
+import { requireData } from "../../../../support/data.js";
 
 const data = requireData();
 

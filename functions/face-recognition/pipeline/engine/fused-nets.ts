@@ -3,7 +3,7 @@
 // subtracts the mean colour through three image-sized fills and a JavaScript concat. tfjs's fused
 // convolution does bias and activation in the same kernel. Same outputs to float rounding (tested
 // against face-api's own passes); a frame's detection and descriptor take about half the time, and
-// the first frame half the memory (on this VM, first touching memory is most of the cold start).
+// the first frame half the memory (first touches of memory are most of the cold start: README, Speed).
 // face-api still does everything around the passes: boxes, landmarks, alignment.
 import type * as tfjs from "@tensorflow/tfjs-core";
 
@@ -114,7 +114,7 @@ const BAND_ROWS = 160;
 /**
  * The first convolution (3×3, unpadded) and its 2×2 pooling, a band of rows at a time. At 640 px its
  * whole output is 26 MB, and XNNPACK's buffers for it as much again: first touches of memory on the
- * first frame, which are most of the cold start on this VM. Each output row depends on three input
+ * first frame, which are most of the cold start. Each output row depends on three input
  * rows, and each pooled row on two output rows, so the bands give exactly the whole-image result.
  */
 function firstLayerInBands(tf: Tf, x: tfjs.Tensor4D, conv: ConvParams): tfjs.Tensor4D {
