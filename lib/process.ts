@@ -1,3 +1,10 @@
+// Processes on this machine, read from /proc (Linux): whether one lives, who started whom, in what
+// state, with what command; and running a command to completion within a time limit.
+// Hand-written: pidtree and ps-list run `ps` asynchronously and give no state letter (T, Z), which
+// callers read synchronously, inside their polling conditions.
+import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+
 /** True while a process with this pid exists (EPERM: it exists but belongs to someone else). */
 export function isAlive(pid: number): boolean {
   try {
@@ -6,4 +13,112 @@ export function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** /proc/<pid>/<entry> as text, or undefined once the process is gone. */
+export function procText(pid: number, entry: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${entry}`, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ProcStat {
+  comm: string;
+  /** R, S, D, T (stopped), Z (zombie)… */
+  state: string;
+  ppid: number;
+  /** The process group. */
+  pgrp: number;
+}
+
+/** /proc/<pid>/stat: "pid (comm) state ppid pgrp …"; comm may hold spaces or ")", so fields follow the last ")". */
+export function procStat(pid: number): ProcStat | undefined {
+  const stat = procText(pid, "stat");
+  if (!stat) return undefined;
+  const end = stat.lastIndexOf(")");
+  const [state = "?", ppid, pgrp] = stat.slice(end + 2).split(" ");
+  return { comm: stat.slice(stat.indexOf("(") + 1, end), state, ppid: Number(ppid), pgrp: Number(pgrp) };
+}
+
+/** Every pid in /proc but init's. */
+export function allPids(): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => pid > 1);
+}
+
+/** The processes whose parent is `pid`. */
+export function childrenOf(pid: number): number[] {
+  return allPids().filter((child) => procStat(child)?.ppid === pid);
+}
+
+/** The processes below `pid`: its children, theirs, and so on. */
+export function descendantsOf(pid: number): number[] {
+  return childrenOf(pid).flatMap((child) => [child, ...descendantsOf(child)]);
+}
+
+/** A process's command line (arguments joined by spaces), or "" once it is gone. */
+export function commandLine(pid: number): string {
+  return (procText(pid, "cmdline") ?? "").split("\0").join(" ").trim();
+}
+
+/** A process's command name and state letter, or undefined once it is gone. */
+export function processState(pid: number): { comm: string; state: string } | undefined {
+  const stat = procStat(pid);
+  return stat && { comm: stat.comm, state: stat.state };
+}
+
+/** The processes below `pid`, with their command name, state letter and command line. */
+export function processesBelow(pid: number): { pid: number; comm: string; state: string; args: string }[] {
+  return descendantsOf(pid).flatMap((child) => {
+    const state = processState(child);
+    return state ? [{ pid: child, ...state, args: commandLine(child) }] : [];
+  });
+}
+
+/** Whether a process has exited (gone, or a zombie its parent has not reaped yet). */
+export function exited(pid: number): boolean {
+  return [undefined, "Z", "X"].includes(procStat(pid)?.state);
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly stderr: string,
+    cause: unknown,
+  ) {
+    const detail = stderr.trim().split("\n").slice(-8).join("\n  ");
+    super(`${command} failed: ${(cause as Error).message.split("\n")[0]}${detail ? `\n  ${detail}` : ""}`, { cause });
+    this.name = "CommandError";
+  }
+}
+
+/** Runs a command to completion, killed after `timeoutMs`: a CLI that hangs must not hang us. */
+export function run(
+  command: string,
+  args: string[],
+  options: { timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string },
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { timeout: options.timeoutMs, killSignal: "SIGKILL", env: options.env, cwd: options.cwd, maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => {
+        if (error) {
+          const timedOut = error.killed && error.signal === "SIGKILL";
+          const why = timedOut ? new Error(`timed out after ${options.timeoutMs} ms`) : error;
+          reject(new CommandError(`${command} ${args.join(" ")}`, stderr, why));
+        } else resolve({ stdout, stderr });
+      },
+    );
+  });
 }

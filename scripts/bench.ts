@@ -15,13 +15,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { httpStatus, waitFor } from "../ceph/local/daemon.js";
+import { httpStatus } from "../lib/net.js";
+import { poll } from "../lib/wait.js";
 import { readSettings } from "../lib/config.js";
 import { createLogger } from "../lib/log.js";
 import { createS3Client, downloadObject, putText } from "../lib/s3.js";
 import { createFunctionApp } from "../functions/face-recognition/app.js";
 import { readFunctionConfig, readRecognitionSettings } from "../functions/face-recognition/config.js";
-import { toMatchIndex } from "../functions/face-recognition/gallery/gallery.js";
+import { toMatchIndex } from "../functions/face-recognition/gallery/format.js";
 import type { FunctionContext, FunctionEvent } from "../functions/face-recognition/handler.js";
 import type { FaceEngine } from "../functions/face-recognition/pipeline/faces.js";
 import { startDecoder } from "../functions/face-recognition/pipeline/ffmpeg.js";
@@ -32,8 +33,8 @@ import type { SpeedupSetting } from "../functions/face-recognition/pipeline/engi
 import { toCsv } from "../functions/face-recognition/pipeline/report.js";
 import type { StudentDirectory } from "../functions/face-recognition/pipeline/students.js";
 import { startEngine } from "../functions/face-recognition/runtime.js";
-import { dataDir, DATA_ENV } from "../test/support/data.js";
-import { childrenOf, commandLine } from "../test/support/processes.js";
+import { dataDir, DATA_ENV } from "../lib/shared-data.js";
+import { childrenOf, commandLine } from "../lib/process.js";
 import { cse546Clips, type LabeledVideo } from "./eval/dataset.js";
 import { stackDown, stackStatus, stackUp } from "./stack/stack.js";
 import { cse546Uploads, runWorkload } from "./workload.js";
@@ -211,7 +212,7 @@ async function startFunctionProcess(env: NodeJS.ProcessEnv, token?: string): Pro
   const url = `http://127.0.0.1:${port}`;
   let readyMs: number;
   try {
-    readyMs = await waitFor(
+    readyMs = await poll(
       `the function to answer ${url}/_/health`,
       async () => ((await httpStatus(`${url}/_/health`)) === 200 ? performance.now() - started : undefined),
       60_000,

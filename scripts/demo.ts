@@ -5,7 +5,7 @@ import { rm } from "node:fs/promises";
 import { readSettings } from "../lib/config.js";
 import { readS3Settings } from "../lib/cloud.js";
 import { createS3Client } from "../lib/s3.js";
-import { dataDir } from "../test/support/data.js";
+import { dataDir } from "../lib/shared-data.js";
 import { buildSampleData } from "./demo/sample-data.js";
 import { stackUp } from "./stack/stack.js";
 import { cse546Uploads, runWorkload, type Upload } from "./workload.js";

@@ -5,7 +5,7 @@
 //   retry --all-failed               re-queue every failed job
 //   setup-notifications              the Ceph topic and bucket notification pushing to this daemon
 import { parseArgs } from "node:util";
-import { setupBucketNotification } from "../ceph/local/notifications.js";
+import { setupBucketNotification } from "../lib/bucket-notifications.js";
 import { ConfigError } from "../lib/config.js";
 import { createDynamoClient } from "../lib/dynamo.js";
 import { createLogger, describeError } from "../lib/log.js";

@@ -3,16 +3,9 @@
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
-import {
-  httpStatus,
-  isOurProcess,
-  portIsFree,
-  readPidFile,
-  spawnDetached,
-  stopPidFile,
-  tail,
-  waitFor,
-} from "../../ceph/local/daemon.js";
+import { isOurProcess, readPidFile, spawnDetached, stopPidFile, tail } from "../../lib/daemon.js";
+import { httpStatus, portIsFree } from "../../lib/net.js";
+import { poll } from "../../lib/wait.js";
 
 export interface DynaliteOptions {
   port: number;
@@ -59,7 +52,7 @@ export async function startDynalite(options: DynaliteOptions): Promise<Dynalite>
     pidFile: options.pidFile,
   });
   try {
-    await waitFor(
+    await poll(
       `dynalite on port ${options.port}`,
       async () => {
         if (!isOurProcess(pid, options.marker)) throw new Error(`it exited:\n${tail(options.logFile)}`);

@@ -4,17 +4,9 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import {
-  httpStatus,
-  MARKER_ENV,
-  ourGroupMembers,
-  portIsFree,
-  readPidFile,
-  spawnDetached,
-  stopGroup,
-  tail,
-  waitFor,
-} from "../../ceph/local/daemon.js";
+import { MARKER_ENV, ourGroupMembers, readPidFile, spawnDetached, stopGroup, tail } from "../../lib/daemon.js";
+import { httpStatus, portIsFree } from "../../lib/net.js";
+import { poll } from "../../lib/wait.js";
 import { REPO_ROOT } from "./config.js";
 
 /**
@@ -112,7 +104,7 @@ export async function startService(
   writeFileSync(specFile(files), fingerprint(spec));
   const health = `http://127.0.0.1:${spec.port}${spec.healthPath}`;
   try {
-    await waitFor(
+    await poll(
       `${spec.name} to answer ${health}`,
       async () => {
         if (ourGroupMembers(pid, files.marker).length === 0) throw new Error("it exited");

@@ -2,18 +2,26 @@
 // the S3 user and buckets, dynalite with the students table, the function server and the trigger
 // daemon, all on 127.0.0.1, state in one dir. Idempotent: what already runs (with the same
 // settings) is kept, what is down is started. Settings: scripts/stack/config.ts.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { cephStatus, startCeph, stopCeph } from "../../ceph/local/cluster.js";
-import { stopPidFile } from "../../ceph/local/daemon.js";
 import type { Env } from "../../lib/config.js";
+import { stopPidFile } from "../../lib/daemon.js";
+import {
+  type ComponentStatus,
+  componentStatus,
+  dynaliteFiles,
+  FUNCTION_PATH,
+  functionSpec,
+  serviceFiles,
+  triggerSpec,
+} from "./components.js";
 import {
   connectionEnv,
   ENV_FILE_HEADER,
   endpoints,
   GALLERY_BUCKET,
   readStackConfig,
-  REGION,
   renderEnvFile,
   STACK_KEYS,
   type StackConfig,
@@ -21,10 +29,12 @@ import {
   type StackService,
   stackPaths,
 } from "./config.js";
-import { dynaliteStatus, startDynalite, stopDynalite } from "./dynalite.js";
-import { runScript, type ServiceSpec, serviceStatus, startService, stopService } from "./services.js";
-import { isAlive } from "../../lib/process.js";
+import { dynaliteStatus, stopDynalite } from "./dynalite.js";
+import { importGallery, putGallery, startStudents } from "./provision.js";
+import { runScript, startService, stopService } from "./services.js";
+import { assertStackDir, readSavedConfig, withLock } from "./state-dir.js";
 
+export type { ComponentStatus } from "./components.js";
 export { STACK_ENV_FILE, type StackConfig, type StackOptions } from "./config.js";
 
 export type StackRunOptions = StackOptions & {
@@ -33,15 +43,6 @@ export type StackRunOptions = StackOptions & {
   /** Progress lines (default console.log). */
   log?: (line: string) => void;
 };
-
-export interface ComponentStatus {
-  name: StackService;
-  /** off: not in STACK_SERVICES. partial: some of its processes run, or it runs but does not answer. */
-  state: "up" | "down" | "partial" | "off";
-  pids: number[];
-  url: string;
-  log: string;
-}
 
 export interface StackInfo {
   config: StackConfig;
@@ -52,8 +53,6 @@ export interface StackInfo {
   started: string[];
   tookMs: number;
 }
-
-const FUNCTION_PATH = "/function/face-recognition";
 
 /** Brings the stack up, or repairs what is down; resolves when every selected service answers. */
 export async function stackUp(options: StackRunOptions = {}): Promise<StackInfo> {
@@ -164,197 +163,6 @@ export async function stackStatus(options: StackRunOptions = {}): Promise<StackI
   const config = readSavedConfig(fromEnv.dir) ?? fromEnv;
   const env = connectionEnv(config, config.galleryFile ?? stackPaths(config.dir).gallery);
   return { config, env, components: await componentStatus(config), started: [], tookMs: Date.now() - started };
-}
-
-async function componentStatus(config: StackConfig): Promise<ComponentStatus[]> {
-  const p = stackPaths(config.dir);
-  const urls = endpoints(config.ports);
-  const off = (name: StackService) => !config.services.includes(name);
-  const ceph = await cephStatus(p.ceph);
-  const dynamo = await dynaliteStatus(dynaliteFiles(config));
-  const services = await Promise.all(
-    (["function", "trigger"] as const).map(async (name) => {
-      const spec = name === "function" ? functionSpec(config, {}) : triggerSpec(config, {});
-      return serviceStatus(spec, serviceFiles(config, name));
-    }),
-  );
-  const state = (running: boolean, answers: boolean, name: StackService): ComponentStatus["state"] =>
-    answers && running ? "up" : running || answers ? "partial" : off(name) ? "off" : "down";
-  const [fn, trigger] = services;
-  return [
-    {
-      name: "ceph",
-      state: ceph.state === "down" && off("ceph") ? "off" : ceph.state,
-      pids: ceph.daemons.filter((d) => d.running).map((d) => d.pid ?? 0),
-      url: urls.s3,
-      log: join(p.ceph, "log"),
-    },
-    {
-      name: "dynamodb",
-      state: state(dynamo.running, dynamo.answers, "dynamodb"),
-      pids: dynamo.running && dynamo.pid ? [dynamo.pid] : [],
-      url: urls.dynamodb,
-      log: p.logFile("dynalite"),
-    },
-    {
-      name: "function",
-      state: state(fn?.running ?? false, fn?.healthy ?? false, "function"),
-      pids: fn?.running && fn.pid ? [fn.pid] : [],
-      url: `${urls.openfaas}${FUNCTION_PATH}`,
-      log: p.logFile("function"),
-    },
-    {
-      name: "trigger",
-      state: state(trigger?.running ?? false, trigger?.healthy ?? false, "trigger"),
-      pids: trigger?.running && trigger.pid ? [trigger.pid] : [],
-      url: urls.trigger,
-      log: p.logFile("trigger"),
-    },
-  ];
-}
-
-/** Starts dynalite and (re)loads the students; resolves true when dynalite was already up. */
-async function startStudents(
-  config: StackConfig,
-  env: Record<string, string>,
-  log: (line: string) => void,
-): Promise<boolean> {
-  const dynamo = await startDynalite({ ...dynaliteFiles(config), dataPath: stackPaths(config.dir).dynamodb });
-  log(`dynamodb ${dynamo.reused ? "already up" : "started"}: ${dynamo.endpoint}`);
-  // Loaded on demand: the SDK is slow to import and `down`/`status` do not need it.
-  const [{ createDynamoClient }, { loadStudents }] = await Promise.all([
-    import("../../lib/dynamo.js"),
-    import("../../lib/students.js"),
-  ]);
-  const db = createDynamoClient({
-    endpoint: env.DYNAMODB_ENDPOINT,
-    region: REGION,
-    accessKeyId: env.AWS_ACCESS_KEY_ID,
-    secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
-  });
-  try {
-    const loaded = await loadStudents(db, config.studentsTable, config.studentsFile);
-    for (const c of loaded.corrections) {
-      log(`students: ${c.name}'s year "${c.from}" loaded as "${c.to}" (the grader's spelling)`);
-    }
-    log(`students: ${loaded.count} records in table ${config.studentsTable} from ${config.studentsFile}`);
-  } finally {
-    db.destroy();
-  }
-  return dynamo.reused;
-}
-
-/** encoding.pickle → <dir>/gallery.json through the project's own importer; true when already current. */
-async function importGallery(config: StackConfig, log: (line: string) => void): Promise<boolean> {
-  const p = stackPaths(config.dir);
-  if (!existsSync(config.galleryPickle)) {
-    throw new Error(
-      `gallery: ${config.galleryPickle} not found (set FACEREC_DATA_DIR, STACK_GALLERY_PICKLE or STACK_GALLERY_FILE)`,
-    );
-  }
-  if (existsSync(p.gallery) && statSync(p.gallery).mtimeMs >= statSync(config.galleryPickle).mtimeMs) return true;
-  const partial = join(config.dir, "gallery.partial.json");
-  const started = Date.now();
-  try {
-    await runScript("facerec", ["gallery", "import", config.galleryPickle, "--out", partial], {
-      env: {},
-      logFile: stackPaths(config.dir).logFile("gallery-import"),
-      marker: config.dir,
-      timeoutMs: 180_000,
-    });
-  } catch (error) {
-    throw new Error(`gallery import failed: ${(error as Error).message}`, { cause: error });
-  }
-  if (!existsSync(partial)) throw new Error(`gallery import wrote no ${partial}`);
-  renameSync(partial, p.gallery);
-  log(`gallery: imported ${config.galleryPickle} in ${Date.now() - started} ms → ${p.gallery}`);
-  return false;
-}
-
-/** The gallery also in S3, for GALLERY=s3://gallery/gallery.json (as a cloud deployment reads it). */
-async function putGallery(env: Record<string, string>, file: string): Promise<void> {
-  const { createS3Client, putText } = await import("../../lib/s3.js");
-  const s3 = createS3Client({
-    endpoint: env.S3_ENDPOINT,
-    region: REGION,
-    accessKeyId: env.S3_AWS_ACCESS_KEY_ID ?? "",
-    secretAccessKey: env.S3_AWS_SECRET_ACCESS_KEY ?? "",
-  });
-  try {
-    await putText(s3, GALLERY_BUCKET, "gallery.json", readFileSync(file, "utf8"), "application/json");
-  } finally {
-    s3.destroy();
-  }
-}
-
-function functionSpec(config: StackConfig, env: Record<string, string>): ServiceSpec {
-  return {
-    name: "function",
-    script: "function",
-    args: [],
-    env: { ...env, HOST: "127.0.0.1", PORT: String(config.ports.function) },
-    port: config.ports.function,
-    healthPath: "/_/health",
-    // Loading the face models takes a while on a busy machine.
-    readyTimeoutMs: 180_000,
-    stopGraceMs: 15_000,
-  };
-}
-
-function triggerSpec(config: StackConfig, env: Record<string, string>): ServiceSpec {
-  return {
-    name: "trigger",
-    script: "trigger",
-    args: ["run"],
-    env: { ...env, TRIGGER_HOST: "127.0.0.1", TRIGGER_PORT: String(config.ports.trigger) },
-    port: config.ports.trigger,
-    healthPath: "/healthz",
-    readyTimeoutMs: 60_000,
-    // It drains running invocations on SIGTERM (SHUTDOWN_TIMEOUT_SECONDS, 25 s by default).
-    stopGraceMs: 30_000,
-  };
-}
-
-function serviceFiles(config: StackConfig, name: string) {
-  const p = stackPaths(config.dir);
-  return { marker: config.dir, pidFile: p.pidFile(name), logFile: p.logFile(name) };
-}
-
-function dynaliteFiles(config: StackConfig) {
-  return { ...serviceFiles(config, "dynalite"), port: config.ports.dynamodb };
-}
-
-function readSavedConfig(dir: string): StackConfig | undefined {
-  try {
-    return JSON.parse(readFileSync(stackPaths(dir).state, "utf8")) as StackConfig;
-  } catch {
-    return undefined;
-  }
-}
-
-/** `down` deletes the dir: refuse one that holds anything but a stack (a mistyped STACK_DIR). */
-function assertStackDir(dir: string): void {
-  if (!existsSync(dir) || existsSync(stackPaths(dir).state) || readdirSync(dir).length === 0) return;
-  throw new Error(`${dir} exists and is not a stack dir (no stack.json): choose another STACK_DIR`);
-}
-
-/** One `up` or `down` at a time per dir; a lock left by a dead process is taken over. */
-async function withLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
-  const lock = stackPaths(dir).lock;
-  try {
-    writeFileSync(lock, String(process.pid), { flag: "wx" });
-  } catch {
-    const holder = Number(readFileSync(lock, "utf8"));
-    if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
-      throw new Error(`another stack up/down (pid ${holder}) works on ${dir}`);
-    }
-    writeFileSync(lock, String(process.pid));
-  }
-  try {
-    return await work();
-  } finally {
-    rmSync(lock, { force: true });
-  }
 }
 
 /** Runs every step to the end (none is left running in the background) and throws the failures. */

@@ -12,7 +12,7 @@ import { readS3Settings } from "../../lib/cloud.js";
 import { createS3Client, listAllObjects } from "../../lib/s3.js";
 import { type StackInfo, stackDown, stackStatus, stackUp } from "../../scripts/stack/stack.js";
 import { requireData } from "../support/data.js";
-import { descendantsOf } from "../support/processes.js";
+import { descendantsOf } from "../../lib/process.js";
 import { foldersOf, videoFolders } from "../support/temp-dirs.js";
 import { privateStackEnv } from "../support/services.js";
 

@@ -17,7 +17,7 @@ import { cse546Uploads, runWorkload, type Upload } from "../../scripts/workload.
 import { requireData } from "../support/data.js";
 import { buildHostileCorpus, CORPUS_LIMITS, type HostileCase } from "../support/hostile-corpus.js";
 import { peakKb } from "../security/memory.js";
-import { descendantsOf } from "../support/processes.js";
+import { descendantsOf } from "../../lib/process.js";
 import { privateStackEnv } from "../support/services.js";
 
 const data = requireData();

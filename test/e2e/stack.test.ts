@@ -7,13 +7,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, MARKER_ENV } from "../../ceph/local/daemon.js";
+import { MARKER_ENV } from "../../lib/daemon.js";
+import { freePort } from "../../lib/net.js";
 import type { StackPorts } from "../../scripts/stack/config.js";
 import { stackDown, stackStatus, stackUp } from "../../scripts/stack/stack.js";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { FUNCTION_NAME } from "../../functions/face-recognition/app.js";
 import { createS3Client } from "../../lib/s3.js";
-import { dataDir } from "../support/data.js";
+import { dataDir } from "../../lib/shared-data.js";
 import { openfaasTool } from "../support/openfaas.js";
 
 const root = mkdtempSync(join(tmpdir(), "stack-e2e-"));

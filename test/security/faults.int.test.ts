@@ -11,7 +11,7 @@ import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js
 import { importGalleryFile } from "../../functions/face-recognition/gallery/import.js";
 import { requireData } from "../support/data.js";
 import { type FunctionProcess, startFunctionProcess, testS3Client } from "../support/services.js";
-import { childrenOf, descendantsOf, exited, processState } from "../support/processes.js";
+import { childrenOf, descendantsOf, exited, processState } from "../../lib/process.js";
 import { eventually } from "../support/wait.js";
 import { foldersOf, videoFolders } from "../support/temp-dirs.js";
 

@@ -1,7 +1,7 @@
 // Peak memory from /proc: VmHWM ("high water mark") is the most resident memory a process ever
 // had, so one read at the end covers every moment before it.
 import { readFileSync } from "node:fs";
-import { processesBelow } from "../support/processes.js";
+import { processesBelow } from "../../lib/process.js";
 
 /** This process's peak resident memory, in KiB. */
 export function peakKb(pid: number | "self" = "self"): number {

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCeph, stopCeph } from "../../ceph/local/cluster.js";
-import { freePort } from "../../ceph/local/daemon.js";
+import { freePort } from "../../lib/net.js";
 import { startDynalite, stopDynalite } from "../../scripts/stack/dynalite.js";
 import { isAlive } from "../../lib/process.js";
 

@@ -2,7 +2,8 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../../lib/s3.js";
-import { freePort } from "../../ceph/local/daemon.js";
+import { freePort } from "../../lib/net.js";
+import { within } from "./wait.js";
 
 /** An S3 client for the test run's Ceph RGW (global-setup.ts puts its settings in process.env). */
 export function testS3Client(): S3Client {
@@ -60,16 +61,21 @@ export async function startFunctionProcess(env: NodeJS.ProcessEnv, label = "the 
     stdio: ["ignore", "pipe", "pipe"],
   });
   const fn: FunctionProcess = { url: "", out: [], proc };
-  proc.stdout?.on("data", (c: Buffer) => fn.out.push(c.toString()));
-  proc.stderr?.on("data", (c: Buffer) => fn.out.push(c.toString()));
-  const deadline = Date.now() + 90_000;
-  while (!fn.url) {
-    if (Date.now() > deadline || proc.exitCode !== null) {
-      proc.kill("SIGKILL");
-      throw new Error(`${label} did not start:\n${fn.out.join("")}`);
-    }
-    fn.url = /"url":"(http:[^"]+)"/.exec(fn.out.join(""))?.[1] ?? "";
-    await new Promise((r) => setTimeout(r, 100));
+  const ready = new Promise<string>((resolve, reject) => {
+    const collect = (chunk: Buffer) => {
+      fn.out.push(chunk.toString());
+      const url = /"url":"(http:[^"]+)"/.exec(fn.out.join(""))?.[1];
+      if (url) resolve(url);
+    };
+    proc.stdout?.on("data", collect);
+    proc.stderr?.on("data", collect);
+    proc.once("exit", (code, signal) => reject(new Error(`exited (${code ?? signal})`)));
+  });
+  try {
+    fn.url = await within(ready, 90_000, label);
+  } catch (error) {
+    proc.kill("SIGKILL");
+    throw new Error(`${label} did not start: ${(error as Error).message}\n${fn.out.join("")}`);
   }
   return fn;
 }

@@ -8,7 +8,7 @@ import {
   normalizeEventName,
   parseNotification,
 } from "../../trigger/events.js";
-import { dataDir } from "../support/data.js";
+import { dataDir } from "../../lib/shared-data.js";
 
 const record = (overrides: Record<string, unknown> = {}, object: Record<string, unknown> = {}) => ({
   eventSource: "ceph:s3",

@@ -1,6 +1,6 @@
 // The gateway call over real HTTP, against the played function (no other services needed).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../ceph/local/daemon.js";
+import { freePort } from "../../lib/net.js";
 import { GatewayInvoker } from "../../trigger/invoker.js";
 import { FakeFunction } from "./support/fake-function.js";
 

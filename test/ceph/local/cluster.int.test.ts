@@ -6,15 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type CephCluster,
-  cephStatus,
-  setupBucketNotification,
-  startCeph,
-  stopCeph,
-} from "../../../ceph/local/cluster.js";
-import { freePort, isOurProcess } from "../../../ceph/local/daemon.js";
+import { type CephCluster, cephStatus, startCeph, stopCeph } from "../../../ceph/local/cluster.js";
+import { setupBucketNotification } from "../../../lib/bucket-notifications.js";
+import { isOurProcess } from "../../../lib/daemon.js";
+import { freePort } from "../../../lib/net.js";
 import { createS3Client, putText } from "../../../lib/s3.js";
+import { eventually, within } from "../../support/wait.js";
 
 const root = mkdtempSync(join(tmpdir(), "ceph-cluster-test-"));
 const dataDir = join(root, "ceph");
@@ -93,6 +90,10 @@ describe("startCeph", () => {
 
   it("pushes bucket notifications for matching keys", async () => {
     const received: { eventName?: string; s3?: { object?: { key?: string } } }[] = [];
+    let pushed = () => {};
+    const firstPush = new Promise<void>((resolve) => {
+      pushed = resolve;
+    });
     const receiver: Server = createServer((req, res) => {
       let body = "";
       req.on("data", (chunk) => {
@@ -101,6 +102,7 @@ describe("startCeph", () => {
       req.on("end", () => {
         received.push(...((JSON.parse(body) as { Records?: [] }).Records ?? []));
         res.end("ok");
+        pushed();
       });
     });
     const port = await freePort();
@@ -120,8 +122,7 @@ describe("startCeph", () => {
       expect(topicArn).toBe("arn:aws:sns:default::cluster-test-topic");
       await putText(s3, "videos", "skip.txt", "no", "text/plain");
       await putText(s3, "videos", "clip.mp4", "video", "video/mp4");
-      const deadline = Date.now() + 10_000;
-      while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await within(firstPush, 10_000, "the push of clip.mp4");
       expect(received.map((r) => r.s3?.object?.key)).toEqual(["clip.mp4"]);
       expect(received[0]?.eventName).toMatch(/ObjectCreated:Put$/);
     } finally {
@@ -135,7 +136,7 @@ describe("startCeph", () => {
     const rgw = before.daemons.find((d) => d.name === "client.rgw.a");
     if (!rgw?.pid) throw new Error("no rgw pid");
     process.kill(rgw.pid, "SIGKILL");
-    while (isOurProcess(rgw.pid, dataDir)) await new Promise((r) => setTimeout(r, 20));
+    expect(await eventually(() => !isOurProcess(rgw.pid as number, dataDir))).toBe(true);
     expect((await cephStatus(dataDir)).state).toBe("partial");
 
     cluster = await startCeph({ dataDir, ports, ...keys, buckets: ["videos"] });

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, isOurProcess } from "../../../ceph/local/daemon.js";
+import { isOurProcess } from "../../../lib/daemon.js";
+import { freePort } from "../../../lib/net.js";
 import { dynaliteStatus, startDynalite, stopDynalite } from "../../../scripts/stack/dynalite.js";
 
 const dir = mkdtempSync(join(tmpdir(), "dynalite-test-"));

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort } from "../../../ceph/local/daemon.js";
+import { freePort } from "../../../lib/net.js";
 import { requireEnv } from "./services.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");

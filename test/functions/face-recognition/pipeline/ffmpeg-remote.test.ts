@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { VideoError } from "../../../../functions/face-recognition/pipeline/errors.js";
 import { startDecoder } from "../../../../functions/face-recognition/pipeline/ffmpeg.js";
 import { FfmpegHostError } from "../../../../functions/face-recognition/pipeline/ffmpeg-remote.js";
-import { exited, processesBelow } from "../../../support/processes.js";
+import { exited, processesBelow } from "../../../../lib/process.js";
 import { eventually } from "../../../support/wait.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ffmpeg-remote-test-"));
@@ -28,7 +28,7 @@ async function runScript(body: string, env: NodeJS.ProcessEnv): Promise<unknown>
     `import { readFileSync } from "node:fs";
 import { startDecoder } from ${src("functions/face-recognition/pipeline/ffmpeg.ts")};
 import { readFrames, startDecoderAhead } from ${src("functions/face-recognition/pipeline/frames.ts")};
-import { commandLine, descendantsOf } from ${src("test/support/processes.ts")};
+import { commandLine, descendantsOf } from ${src("lib/process.ts")};
 const options = ${JSON.stringify(options)};
 ${body}
 `,

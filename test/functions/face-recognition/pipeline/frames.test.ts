@@ -9,7 +9,7 @@ import { readRecognitionSettings } from "../../../../functions/face-recognition/
 import { frameOptions } from "../../../../functions/face-recognition/runtime.js";
 import { VideoError } from "../../../../functions/face-recognition/pipeline/errors.js";
 import { checkInput, PpmReader, startDecoder } from "../../../../functions/face-recognition/pipeline/ffmpeg.js";
-import { processesBelow } from "../../../support/processes.js";
+import { processesBelow } from "../../../../lib/process.js";
 import { waitFor } from "../../../support/wait.js";
 import {
   type Frame,

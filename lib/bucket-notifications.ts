@@ -3,7 +3,7 @@
 // topic attributes `push-endpoint` and `persistent` mean nothing to AWS SNS.
 import { PutBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
-import { createS3Client } from "../../lib/s3.js";
+import { createS3Client } from "./s3.js";
 
 export interface BucketNotificationOptions {
   /** The RGW endpoint, e.g. http://127.0.0.1:7480. */
