@@ -9,14 +9,7 @@ import {
   startFaceApi,
 } from "../../../../../functions/face-recognition/pipeline/engine/face-api.js";
 import { type Frame, readFrames } from "../../../../../functions/face-recognition/pipeline/frames.js";
-import {
-  fuseLandmarkNet,
-  fuseRecognitionNet,
-  fuseTinyDetector,
-  type LandmarkNet,
-  type RecognitionNet,
-  type TinyDetectorNet,
-} from "../../../../../functions/face-recognition/pipeline/engine/fused-nets.js";
+import * as nets from "../../../../../functions/face-recognition/pipeline/engine/fused-nets.js";
 import { requireData } from "../../../../support/data.js";
 
 const data = requireData();
@@ -25,16 +18,16 @@ interface Detection {
   score: number;
   box: { x: number; y: number; width: number; height: number };
 }
-interface TinyFaceDetector extends TinyDetectorNet {
+interface TinyFaceDetector extends nets.TinyDetectorNet {
   loadFromDisk(dir: string): Promise<void>;
   locateFaces(input: tfjs.Tensor3D, options: { inputSize: number; scoreThreshold: number }): Promise<Detection[]>;
 }
 type TinyFaceDetectorClass = new () => TinyFaceDetector;
-interface FaceRecognitionNet extends RecognitionNet {
+interface FaceRecognitionNet extends nets.RecognitionNet {
   loadFromDisk(dir: string): Promise<void>;
   computeFaceDescriptor(input: tfjs.Tensor3D): Promise<Float32Array>;
 }
-interface FaceLandmark68Net extends LandmarkNet {
+interface FaceLandmark68Net extends nets.LandmarkNet {
   loadFromDisk(dir: string): Promise<void>;
   detectLandmarks(input: tfjs.Tensor3D): Promise<{ positions: { x: number; y: number }[] }>;
 }
@@ -65,13 +58,21 @@ describe.skipIf(!data)("the fused nets", () => {
   let frames: Frame[];
   const crops: tfjs.Tensor3D[] = [];
 
+  /** Two instances of one of face-api's nets, loaded, the second given its fused pass. */
+  async function loadedPair<K extends "TinyFaceDetector" | "FaceRecognitionNet" | "FaceLandmark68Net">(
+    name: K,
+    fuse: (tfjs: FaceApiRuntime["tf"], net: InstanceType<FaceApiClasses[K]>) => void,
+  ): Promise<[InstanceType<FaceApiClasses[K]>, InstanceType<FaceApiClasses[K]>]> {
+    const Net = (faceapi as unknown as FaceApiClasses)[name] as new () => InstanceType<FaceApiClasses[K]>;
+    const pair: [InstanceType<FaceApiClasses[K]>, InstanceType<FaceApiClasses[K]>] = [new Net(), new Net()];
+    await Promise.all(pair.map((net) => net.loadFromDisk(modelDir())));
+    fuse(tf, pair[1]);
+    return pair;
+  }
+
   beforeAll(async () => {
     ({ faceapi, tf } = await startFaceApi("auto"));
-    const { TinyFaceDetector } = faceapi as unknown as FaceApiClasses;
-    faceApis = new TinyFaceDetector();
-    fused = new TinyFaceDetector();
-    await Promise.all([faceApis.loadFromDisk(modelDir()), fused.loadFromDisk(modelDir())]);
-    fuseTinyDetector(tf, fused);
+    [faceApis, fused] = await loadedPair("TinyFaceDetector", nets.fuseTinyDetector);
     const files = [
       join(dir, "cse546", "videos", "test_0.mp4"),
       join(dir, "cse546", "videos", "test_5.mp4"),
@@ -135,14 +136,10 @@ describe.skipIf(!data)("the fused nets", () => {
   });
 
   it("gives the descriptors face-api gives, on the faces of the frames", async () => {
-    const { FaceRecognitionNet } = faceapi as unknown as FaceApiClasses;
-    const theirs = new FaceRecognitionNet();
-    const ours = new FaceRecognitionNet();
-    await Promise.all([theirs.loadFromDisk(modelDir()), ours.loadFromDisk(modelDir())]);
-    fuseRecognitionNet(tf, ours);
+    const [theirs, ours] = await loadedPair("FaceRecognitionNet", nets.fuseRecognitionNet);
     // The folded weights keep face-api's own pass valid too (identity scale layers).
     const fusedPass = ours.forwardInput;
-    const faceApisPass = Object.getPrototypeOf(ours).forwardInput as RecognitionNet["forwardInput"];
+    const faceApisPass = Object.getPrototypeOf(ours).forwardInput as nets.RecognitionNet["forwardInput"];
     expect(crops.length).toBeGreaterThanOrEqual(frames.length);
     for (const crop of crops) {
       const expected = await theirs.computeFaceDescriptor(crop);
@@ -154,11 +151,7 @@ describe.skipIf(!data)("the fused nets", () => {
   });
 
   it("gives the 68 landmarks face-api gives, on the faces of the frames", async () => {
-    const { FaceLandmark68Net } = faceapi as unknown as FaceApiClasses;
-    const theirs = new FaceLandmark68Net();
-    const ours = new FaceLandmark68Net();
-    await Promise.all([theirs.loadFromDisk(modelDir()), ours.loadFromDisk(modelDir())]);
-    fuseLandmarkNet(tf, ours);
+    const [theirs, ours] = await loadedPair("FaceLandmark68Net", nets.fuseLandmarkNet);
     expect(crops.length).toBeGreaterThanOrEqual(frames.length);
     for (const crop of crops) {
       const expected = (await theirs.detectLandmarks(crop)).positions;
@@ -173,8 +166,8 @@ describe.skipIf(!data)("the fused nets", () => {
 
   it("refuses nets that are not loaded face-api nets of the right kind", () => {
     const { TinyFaceDetector, FaceRecognitionNet, FaceLandmark68Net } = faceapi as unknown as FaceApiClasses;
-    expect(() => fuseLandmarkNet(tf, new FaceLandmark68Net())).toThrow(/loaded FaceLandmark68Net/);
-    expect(() => fuseTinyDetector(tf, new TinyFaceDetector())).toThrow(/loaded TinyFaceDetector/);
-    expect(() => fuseRecognitionNet(tf, new FaceRecognitionNet())).toThrow(/loaded FaceRecognitionNet/);
+    expect(() => nets.fuseLandmarkNet(tf, new FaceLandmark68Net())).toThrow(/loaded FaceLandmark68Net/);
+    expect(() => nets.fuseTinyDetector(tf, new TinyFaceDetector())).toThrow(/loaded TinyFaceDetector/);
+    expect(() => nets.fuseRecognitionNet(tf, new FaceRecognitionNet())).toThrow(/loaded FaceRecognitionNet/);
   });
 });
