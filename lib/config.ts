@@ -1,7 +1,9 @@
-// Settings are read once, at start, into one typed object per process. Every problem is collected
-// and reported together, naming the setting, so an operator fixes them in one go.
+// Settings are read once, at start, into one typed object per process. Each setting's text is
+// checked by a zod schema (the builders below); every problem is collected and reported together,
+// naming the setting, so an operator fixes them in one go.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
 import { registerSecret } from "./log.js";
 
 export type Env = Record<string, string | undefined>;
@@ -15,6 +17,71 @@ export class ConfigError extends Error {
 
 /** Where OpenFaaS mounts secrets; environment variables are the local fallback. */
 export const DEFAULT_SECRETS_DIR = "/var/openfaas/secrets";
+
+/** A schema for one setting's text (trimmed, never empty: an empty variable counts as unset). */
+export type SettingSchema<T> = z.ZodType<T, string>;
+
+export interface Range {
+  min?: number;
+  max?: number;
+}
+
+/** A number (a whole one with `integer`) within the range. */
+export function numberSetting(range: Range = {}, integer = false): SettingSchema<number> {
+  let value = z.number();
+  if (range.min !== undefined) value = value.min(range.min, `must be at least ${range.min}`);
+  if (range.max !== undefined) value = value.max(range.max, `must be at most ${range.max}`);
+  return z
+    .string()
+    .refine((text) => Number.isFinite(Number(text)) && (!integer || Number.isInteger(Number(text))), {
+      error: (issue) => `must be ${integer ? "a whole number" : "a number"}, got "${issue.input}"`,
+    })
+    .transform(Number)
+    .pipe(value);
+}
+
+const TRUE_WORDS = ["1", "true", "yes", "on"] as const;
+const FALSE_WORDS = ["0", "false", "no", "off"] as const;
+
+/** true/false, yes/no, on/off, 1/0, in any case. */
+export const flagSetting: SettingSchema<boolean> = z
+  .string()
+  .toLowerCase()
+  .pipe(z.enum([...TRUE_WORDS, ...FALSE_WORDS], { error: (issue) => `must be true or false, got "${issue.input}"` }))
+  .transform((word) => (TRUE_WORDS as readonly string[]).includes(word));
+
+/** One of the given words, exactly. */
+export function choiceSetting<T extends string>(choices: readonly T[]): SettingSchema<T> {
+  return z.enum(choices, { error: (issue) => `must be one of ${choices.join(", ")}, got "${issue.input}"` });
+}
+
+/** An http(s) URL, without trailing slashes. */
+export const urlSetting: SettingSchema<string> = z
+  .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+  .transform((url) => url.replace(/\/+$/, ""));
+
+/** A comma-separated list; empty entries are dropped, the rest trimmed and passed through `item`. */
+export function listSetting<T>(item: z.ZodType<T, string>, what: string): SettingSchema<T[]> {
+  return z
+    .string()
+    .transform((text) =>
+      text
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== ""),
+    )
+    .check((ctx) => {
+      const wrong = ctx.value.filter((entry) => !item.safeParse(entry).success);
+      if (wrong.length > 0) {
+        ctx.issues.push({
+          code: "custom",
+          input: ctx.value,
+          message: `must list ${what}; got "${wrong.join('", "')}"`,
+        });
+      }
+    })
+    .transform((entries) => entries.map((entry) => item.parse(entry)));
+}
 
 export class SettingsReader {
   private readonly problems: string[] = [];
@@ -31,60 +98,49 @@ export class SettingsReader {
     return fallback;
   }
 
+  /** The setting's text checked by `schema`; unset: `fallback`. A problem is recorded, and `fallback` returned. */
+  private parse<T, F>(name: string, schema: SettingSchema<T>, fallback: F, text = this.raw(name)): T | F {
+    if (text === undefined) return fallback;
+    const parsed = schema.safeParse(text);
+    return parsed.success ? parsed.data : this.fail(name, parsed.error.issues[0]?.message ?? "is invalid", fallback);
+  }
+
   string(name: string, fallback?: string): string {
     const value = this.raw(name) ?? fallback;
     return value ?? this.fail(name, "is required", "");
   }
 
-  optional(name: string): string | undefined {
-    return this.raw(name);
+  /** The setting's text, or its value through `schema`; undefined when unset (or wrong, with the problem recorded). */
+  optional(name: string): string | undefined;
+  optional<T>(name: string, schema: SettingSchema<T>): T | undefined;
+  optional<T>(name: string, schema?: SettingSchema<T>): T | string | undefined {
+    return schema ? this.parse(name, schema, undefined) : this.raw(name);
   }
 
-  int(name: string, fallback: number, range: { min?: number; max?: number } = {}): number {
-    return this.number(name, fallback, range, true);
+  int(name: string, fallback: number, range: Range = {}): number {
+    return this.parse(name, numberSetting(range, true), fallback);
   }
 
-  number(name: string, fallback: number, range: { min?: number; max?: number } = {}, integer = false): number {
-    const text = this.raw(name);
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-      return this.fail(name, `must be ${integer ? "a whole number" : "a number"}, got "${text}"`, fallback);
-    }
-    if (range.min !== undefined && value < range.min) return this.fail(name, `must be at least ${range.min}`, fallback);
-    if (range.max !== undefined && value > range.max) return this.fail(name, `must be at most ${range.max}`, fallback);
-    return value;
+  number(name: string, fallback: number, range: Range = {}, integer = false): number {
+    return this.parse(name, numberSetting(range, integer), fallback);
   }
 
   bool(name: string, fallback: boolean): boolean {
-    const text = this.raw(name)?.toLowerCase();
-    if (text === undefined) return fallback;
-    if (["1", "true", "yes", "on"].includes(text)) return true;
-    if (["0", "false", "no", "off"].includes(text)) return false;
-    return this.fail(name, `must be true or false, got "${text}"`, fallback);
+    return this.parse(name, flagSetting, fallback);
   }
 
   oneOf<T extends string>(name: string, choices: readonly T[], fallback: T): T {
-    const text = this.raw(name);
-    if (text === undefined) return fallback;
-    if ((choices as readonly string[]).includes(text)) return text as T;
-    return this.fail(name, `must be one of ${choices.join(", ")}, got "${text}"`, fallback);
+    return this.parse(name, choiceSetting(choices), fallback);
   }
 
+  /** A fallback is checked too: it may be built from other settings (a host, a port). */
   url(name: string, fallback?: string): string {
     const text = this.raw(name) ?? fallback;
-    if (text === undefined) return this.fail(name, "is required (a URL)", "");
-    try {
-      const parsed = new URL(text);
-      if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error("protocol");
-      return text.replace(/\/+$/, "");
-    } catch {
-      return this.fail(name, "must be an http(s) URL", "");
-    }
+    return text === undefined ? this.fail(name, "is required (a URL)", "") : this.parse(name, urlSetting, "", text);
   }
 
   optionalUrl(name: string): string | undefined {
-    return this.raw(name) === undefined ? undefined : this.url(name);
+    return this.parse(name, urlSetting, undefined);
   }
 
   /**

@@ -1,7 +1,8 @@
 // The function's settings, read once at start. The CLI reads the same recognition settings, so
 // every command-line option also has an environment variable.
 import { availableParallelism } from "node:os";
-import { type Env, readSettings, type SettingsReader } from "../../lib/config.js";
+import { z } from "zod";
+import { type Env, listSetting, numberSetting, readSettings, type SettingsReader } from "../../lib/config.js";
 import { type DynamoSettings, readDynamoSettings, readS3Settings, type S3Settings } from "../../lib/cloud.js";
 import type { BackendChoice, Detector } from "./pipeline/faces.js";
 import type { MatchRules } from "./pipeline/match.js";
@@ -68,14 +69,12 @@ export interface FunctionConfig {
 }
 
 export function readRecognitionSettings(read: SettingsReader): RecognitionSettings {
-  const optionalNumber = (name: string, min: number, max: number) =>
-    read.optional(name) === undefined ? undefined : read.number(name, 0, { min, max });
   const rules: Partial<MatchRules> = {
-    threshold: optionalNumber("MATCH_THRESHOLD", 0, 2),
-    margin: optionalNumber("MATCH_MARGIN", 0, 2),
-    minScore: optionalNumber("MIN_DETECTION_SCORE", 0, 1),
-    minFacePx: optionalNumber("MIN_FACE_PX", 0, 10_000),
-    minFrames: optionalNumber("MIN_FRAMES", 1, 1_000),
+    threshold: read.optional("MATCH_THRESHOLD", numberSetting({ min: 0, max: 2 })),
+    margin: read.optional("MATCH_MARGIN", numberSetting({ min: 0, max: 2 })),
+    minScore: read.optional("MIN_DETECTION_SCORE", numberSetting({ min: 0, max: 1 })),
+    minFacePx: read.optional("MIN_FACE_PX", numberSetting({ min: 0, max: 10_000 })),
+    minFrames: read.optional("MIN_FRAMES", numberSetting({ min: 1, max: 1_000 })),
   };
   // Frames come at up to 1080p's width: a classroom's 24–64 px faces are lost in a 640 px frame.
   const frameWidth = read.int("FRAME_WIDTH", 1920, { min: 64, max: 4096 });
@@ -126,27 +125,21 @@ export function readFunctionConfig(env: Env = process.env): FunctionConfig {
     token: read.secret("FUNCTION_TOKEN", "function-token", false, true),
     // Analysis is one video at a time per process; more in flight only queue their downloads.
     maxInflight: read.int("MAX_INFLIGHT", 8, { min: 1, max: 1000 }),
-    callbackHosts: readCallbackHosts(read),
+    callbackHosts: read.optional("CALLBACK_HOSTS", CALLBACK_HOSTS) ?? [],
     maxCallbacks: read.int("MAX_CALLBACKS", 16, { min: 1, max: 1000 }),
     // The watchdog's exec_timeout (stack.yml): past it no caller waits for the answer.
     requestTimeoutMs: Math.round(read.number("REQUEST_TIMEOUT_SECONDS", 300, { min: 1 }) * 1000),
   }));
 }
 
-// A host name, an IPv4 address or a bracketed IPv6 address, with an optional port.
-const CALLBACK_HOST = /^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
-
-/** CALLBACK_HOSTS: a comma-separated list; unset, no callback is ever made. */
-function readCallbackHosts(read: SettingsReader): string[] {
-  const entries = (read.optional("CALLBACK_HOSTS") ?? "")
-    .split(",")
-    .map((entry) => entry.trim().toLowerCase())
-    .filter((entry) => entry !== "");
-  const wrong = entries.filter((entry) => !CALLBACK_HOST.test(entry));
-  if (wrong.length > 0)
-    read.problem(
-      "CALLBACK_HOSTS",
-      `must list host or host:port entries, separated by commas; got "${wrong.join('", "')}"`,
-    );
-  return entries;
-}
+/**
+ * CALLBACK_HOSTS: a comma-separated list of host names, IPv4 addresses or bracketed IPv6
+ * addresses, each with an optional port, in lower case; unset, no callback is ever made.
+ */
+const CALLBACK_HOSTS = listSetting(
+  z
+    .string()
+    .toLowerCase()
+    .regex(/^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/),
+  "host or host:port entries, separated by commas",
+);

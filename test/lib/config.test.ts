@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, readSettings } from "../../lib/config.js";
+import { z } from "zod";
+import { ConfigError, listSetting, numberSetting, readSettings } from "../../lib/config.js";
 import { redact } from "../../lib/log.js";
 
 describe("readSettings", () => {
@@ -51,5 +52,41 @@ describe("readSettings", () => {
         read.secret("S3_AWS_SECRET_ACCESS_KEY", "s3-secret-access-key"),
       ),
     ).toThrow(/S3_AWS_SECRET_ACCESS_KEY: is required/);
+  });
+
+  it("reads yes/no words as booleans, in any case, and names any other word", () => {
+    const flags = readSettings({ A: "YES", B: "off", C: "1", D: "False" }, (read) =>
+      ["A", "B", "C", "D", "E"].map((name) => read.bool(name, true)),
+    );
+    expect(flags).toEqual([true, false, true, false, true]);
+    expect(() => readSettings({ A: "maybe" }, (read) => read.bool("A", false))).toThrow(
+      'A: must be true or false, got "maybe"',
+    );
+  });
+
+  it("reads an optional setting through a schema: unset or empty is undefined, a wrong value is named", () => {
+    const threshold = (env: Record<string, string>) =>
+      readSettings(env, (read) => read.optional("MATCH_THRESHOLD", numberSetting({ min: 0, max: 2 })));
+    expect(threshold({})).toBeUndefined();
+    expect(threshold({ MATCH_THRESHOLD: "  " })).toBeUndefined();
+    expect(threshold({ MATCH_THRESHOLD: " 0.55 " })).toBe(0.55);
+    expect(() => threshold({ MATCH_THRESHOLD: "3" })).toThrow("MATCH_THRESHOLD: must be at most 2");
+    expect(() => threshold({ MATCH_THRESHOLD: "half" })).toThrow('MATCH_THRESHOLD: must be a number, got "half"');
+  });
+
+  it("checks a URL's fallback too (it may be built from other settings), and trims trailing slashes", () => {
+    const urls = readSettings({ A: "http://gateway:8080//" }, (read) => [read.url("A"), read.url("B", "https://b/")]);
+    expect(urls).toEqual(["http://gateway:8080", "https://b"]);
+    expect(() => readSettings({}, (read) => read.url("NOTIFY_ENDPOINT", "http://bad host:80/x"))).toThrow(
+      "NOTIFY_ENDPOINT: must be an http(s) URL",
+    );
+  });
+
+  it("reads a comma-separated list, naming every wrong entry", () => {
+    const ports = listSetting(z.string().regex(/^\d+$/), "port numbers");
+    expect(readSettings({ PORTS: " 80, 443 ,," }, (read) => read.optional("PORTS", ports))).toEqual(["80", "443"]);
+    expect(() => readSettings({ PORTS: "80,http,x" }, (read) => read.optional("PORTS", ports))).toThrow(
+      'PORTS: must list port numbers; got "http", "x"',
+    );
   });
 });
