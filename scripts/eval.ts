@@ -9,11 +9,12 @@ import { join } from "node:path";
 import { readSettings } from "../lib/config.js";
 import { readRecognitionSettings } from "../functions/face-recognition/config.js";
 import { enrollPhotos } from "../functions/face-recognition/enroll.js";
-import { type Gallery, toMatchIndex } from "../functions/face-recognition/gallery/gallery.js";
-import { importGalleryFile } from "../functions/face-recognition/gallery/import.js";
+import { type Gallery, toMatchIndex } from "../functions/face-recognition/gallery/format.js";
+import { importGalleryFile } from "../functions/face-recognition/gallery-import/import.js";
 import type { DetectedFace, FaceEngine } from "../functions/face-recognition/pipeline/faces.js";
 import { readFrames } from "../functions/face-recognition/pipeline/frames.js";
 import { judgeFace, type MatchRules } from "../functions/face-recognition/pipeline/match.js";
+import { SearchScope } from "../functions/face-recognition/pipeline/small-faces.js";
 import { Tracker } from "../functions/face-recognition/pipeline/tracks.js";
 import { frameOptions, matchRules, startEngine } from "../functions/face-recognition/runtime.js";
 import { buildProbes, cse546Clips, type LabeledVideo, score, splitPeople } from "./eval/dataset.js";
@@ -39,8 +40,12 @@ async function observe(
   for (const video of videos) {
     const frames: Observed["frames"] = [];
     const started = performance.now();
+    // As recognizeVideo in `all` mode: the small-face search covers the whole frame only now and then.
+    const scope = engine.smallFaces && new SearchScope(engine.smallFaces.wholeFrameEvery);
     for await (const frame of readFrames(video.file, frameOptions(settings))) {
-      frames.push({ timeMs: frame.timeMs, width: frame.width, faces: await engine.detect(frame) });
+      const faces = await engine.detect(frame, { near: scope?.next() });
+      scope?.saw(faces);
+      frames.push({ timeMs: frame.timeMs, width: frame.width, faces });
     }
     observed.push({ video, frames, ms: performance.now() - started });
   }

@@ -4,7 +4,7 @@ import { createDynamoClient } from "../../lib/dynamo.js";
 import type { Logger } from "../../lib/log.js";
 import { createS3Client } from "../../lib/s3.js";
 import type { FunctionConfig } from "./config.js";
-import type { Gallery } from "./gallery/gallery.js";
+import type { Gallery } from "./gallery/format.js";
 import { createHandler } from "./handler.js";
 import { type Analyzer, analyzeVideo } from "./pipeline/analyze.js";
 import { S3VideoSource } from "./pipeline/fetch-video.js";

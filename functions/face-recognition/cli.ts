@@ -18,9 +18,10 @@ import { createDynamoClient } from "../../lib/dynamo.js";
 import { redact } from "../../lib/log.js";
 import { loadStudents } from "../../lib/students.js";
 import { DEFAULT_STUDENTS_TABLE, readRecognitionSettings, readStudentSettings } from "./config.js";
-import { enrollFolder, enrollFromVideo, type Progress } from "./enroll.js";
-import { emptyGallery, loadGallery, saveGallery } from "./gallery/gallery.js";
-import { importGalleryFile } from "./gallery/import.js";
+import { ENROLLED_MODEL, enrollFolder, enrollFromVideo, type Progress } from "./enroll.js";
+import { emptyGallery } from "./gallery/enrollment.js";
+import { loadGallery, saveGallery } from "./gallery/storage.js";
+import { importGalleryFile } from "./gallery-import/import.js";
 import { analyzeVideo } from "./pipeline/analyze.js";
 import { toCsv, type VideoResult } from "./pipeline/report.js";
 import { makeAnalyzer, openStudents, startEngine } from "./runtime.js";
@@ -173,9 +174,7 @@ async function enrollVideo(
   if (!video) throw new UsageError("enroll-video <video> --name <person> --out <gallery.json>");
   if (!(options.from >= 0) || !(options.seconds > 0)) throw new UsageError("--from must be ≥ 0 and --seconds > 0");
   const engine = await startEngine(readSettings(env, readRecognitionSettings));
-  const gallery = existsSync(options.out)
-    ? await loadGallery(options.out)
-    : emptyGallery("face-api-facerecognitionnet");
+  const gallery = existsSync(options.out) ? await loadGallery(options.out) : emptyGallery(ENROLLED_MODEL);
   const result = await enrollFromVideo(engine, gallery, video, {
     name: options.name,
     startSeconds: options.from,

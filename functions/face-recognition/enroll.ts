@@ -3,7 +3,8 @@
 // enrolled silently.
 import { readdir } from "node:fs/promises";
 import { extname, join, relative } from "node:path";
-import { addPerson, emptyGallery, type Gallery } from "./gallery/gallery.js";
+import { addPerson, emptyGallery } from "./gallery/enrollment.js";
+import type { Gallery } from "./gallery/format.js";
 import type { DetectedFace, FaceEngine } from "./pipeline/faces.js";
 import { readFrames } from "./pipeline/frames.js";
 
@@ -27,7 +28,7 @@ export type Progress = (done: number, total: number, file: string) => void;
  * The faces in a photo. Detectors miss faces in tight crops (the face fills the picture), so a
  * photo without a face is tried again centred on a larger grey canvas.
  */
-export async function facesInPhoto(engine: FaceEngine, file: string, maxWidth = 640): Promise<DetectedFace[]> {
+async function facesInPhoto(engine: FaceEngine, file: string, maxWidth = 640): Promise<DetectedFace[]> {
   for (const padFactor of [1, 2, 3]) {
     for await (const frame of readFrames(file, { fps: 0, maxWidth, maxSeconds: 1, maxPixels: 64_000_000, padFactor })) {
       const faces = await engine.detect(frame);
@@ -44,7 +45,7 @@ export interface Photo {
 }
 
 /** The photos of a folder with one sub-folder per person, sorted. */
-export async function listPeoplePhotos(dir: string): Promise<Photo[]> {
+async function listPeoplePhotos(dir: string): Promise<Photo[]> {
   const people = (await readdir(dir, { withFileTypes: true }))
     .filter((d) => d.isDirectory())
     .map((d) => d.name)
@@ -85,7 +86,7 @@ export async function enrollPhotos(
       skipped.push({ file, reason: faces.length === 0 ? "no face found" : `${faces.length} faces found` });
       continue;
     }
-    gallery = addPerson(gallery, photo.name, [(faces[0] as DetectedFace).descriptor], [file], { ifExists: "append" });
+    gallery = addPerson(gallery, photo.name, [(faces[0] as DetectedFace).descriptor], [file]);
     counts.set(photo.name, (counts.get(photo.name) ?? 0) + 1);
   }
   progress?.(photos.length, photos.length, "");
@@ -133,12 +134,5 @@ export async function enrollFromVideo(
   const base = gallery.people.length === 0 && gallery.model !== ENROLLED_MODEL ? emptyGallery(ENROLLED_MODEL) : gallery;
   if (base.model !== ENROLLED_MODEL)
     throw new Error(`the gallery holds ${base.model} descriptors; enroll into a face-api gallery`);
-  const updated = addPerson(
-    base,
-    options.name,
-    chosen,
-    chosen.map(() => source),
-    { ifExists: "append" },
-  );
-  return { gallery: updated, used: chosen.length, skippedFrames };
+  return { gallery: addPerson(base, options.name, chosen, [source]), used: chosen.length, skippedFrames };
 }

@@ -3,7 +3,8 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { RecognitionSettings, StudentSettings } from "./config.js";
-import { type Gallery, loadGallery, parseGalleryText, toMatchIndex } from "./gallery/gallery.js";
+import { type Gallery, parseGalleryText, toMatchIndex } from "./gallery/format.js";
+import { loadGallery } from "./gallery/storage.js";
 import type { Analyzer } from "./pipeline/analyze.js";
 import { type FaceEngine, loadFaceEngine } from "./pipeline/faces.js";
 import { prepareFfmpeg, useFfmpeg } from "./pipeline/ffmpeg.js";

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { readSettings } from "../../lib/config.js";
 import { readRecognitionSettings } from "../../functions/face-recognition/config.js";
 import { enrollPhotos } from "../../functions/face-recognition/enroll.js";
-import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js";
+import { saveGallery } from "../../functions/face-recognition/gallery/storage.js";
 import type { Box } from "../../functions/face-recognition/pipeline/faces.js";
 import { readFrames } from "../../functions/face-recognition/pipeline/frames.js";
 import { startEngine } from "../../functions/face-recognition/runtime.js";

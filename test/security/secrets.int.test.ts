@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listAllObjects } from "../../lib/s3.js";
-import { saveGallery } from "../../functions/face-recognition/gallery/gallery.js";
-import { importGalleryFile } from "../../functions/face-recognition/gallery/import.js";
+import { saveGallery } from "../../functions/face-recognition/gallery/storage.js";
+import { importGalleryFile } from "../../functions/face-recognition/gallery-import/import.js";
 import { requireData } from "../support/data.js";
 import { type FunctionProcess, loadStudentsTable, startFunctionProcess, testS3Client } from "../support/services.js";
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadGallery } from "../../../functions/face-recognition/gallery/gallery.js";
+import { loadGallery } from "../../../functions/face-recognition/gallery/storage.js";
 import { requireData } from "../../support/data.js";
 
 const exec = promisify(execFile);
@@ -18,37 +18,22 @@ interface Run {
   stderr: string;
 }
 
-async function run(command: string, args: string[], options: { cwd?: string; env: NodeJS.ProcessEnv }): Promise<Run> {
-  try {
-    const { stdout, stderr } = await exec(command, args, { ...options, maxBuffer: 10_000_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as Run;
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function facerec(...args: string[]): Promise<Run> {
-  // No stack settings from a developer's .stack.env: the CLI must work on files alone.
-  return run("npx", ["tsx", "functions/face-recognition/cli.ts", ...args], {
-    env: { ...process.env, STUDENTS_TABLE: "", GALLERY: "" },
-  });
-}
-
 const repo = resolve(import.meta.dirname, "../../..");
 
 /**
- * facerec on a fresh machine: run from `cwd` (no .stack.env there), with no AWS, DynamoDB or
- * students variable and a HOME of its own (no ~/.aws), plus only the variables given.
+ * facerec as on a fresh machine: run from `cwd` (no .stack.env there), with no AWS, DynamoDB,
+ * students or gallery variable and a HOME of its own (no ~/.aws), plus only the variables given.
  */
-function facerecFresh(cwd: string, extra: Record<string, string>, ...args: string[]): Promise<Run> {
+function facerec(cwd: string, extra: Record<string, string>, ...args: string[]): Promise<Run> {
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !/^(AWS_|DYNAMODB_|STUDENTS_|GALLERY$)/.test(name)),
   );
-  return run(join(repo, "node_modules", ".bin", "tsx"), [join(repo, "functions/face-recognition/cli.ts"), ...args], {
-    cwd,
-    env: { ...env, HOME: cwd, ...extra },
-  });
+  const tsx = join(repo, "node_modules", ".bin", "tsx");
+  const cli = join(repo, "functions/face-recognition/cli.ts");
+  return exec(tsx, [cli, ...args], { cwd, env: { ...env, HOME: cwd, ...extra }, maxBuffer: 10_000_000 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (err: Run) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+  );
 }
 
 /** A local TCP port nothing listens on: bound, then released. */
@@ -66,7 +51,15 @@ describe.skipIf(!data)("facerec", () => {
   const gallery = join(work, "gallery.json");
 
   beforeAll(async () => {
-    const imported = await facerec("gallery", "import", join(dir, "cse546", "encoding.pickle"), "--out", gallery);
+    const imported = await facerec(
+      work,
+      {},
+      "gallery",
+      "import",
+      join(dir, "cse546", "encoding.pickle"),
+      "--out",
+      gallery,
+    );
     expect(imported.code).toBe(0);
   });
 
@@ -82,6 +75,8 @@ describe.skipIf(!data)("facerec", () => {
     const videos = ["test_1.mp4", "test_8.mp4"].map((v) => join(dir, "cse546", "videos", v));
     const students = join(dir, "cse546", "student_data.json");
     const out = await facerec(
+      work,
+      {},
       "recognize",
       videos[0] as string,
       junk,
@@ -123,6 +118,8 @@ describe.skipIf(!data)("facerec", () => {
 
   it("recognize prints the CSV, header only when nobody is known", async () => {
     const out = await facerec(
+      work,
+      {},
       "recognize",
       join(dir, "videos", "no_face_big_buck_bunny.mp4"),
       "--gallery",
@@ -135,7 +132,7 @@ describe.skipIf(!data)("facerec", () => {
   });
 
   it("names a wrong option value and the setting behind it", async () => {
-    const out = await facerec("recognize", "x.mp4", "--gallery", gallery, "--mode", "sometimes");
+    const out = await facerec(work, {}, "recognize", "x.mp4", "--gallery", gallery, "--mode", "sometimes");
     expect(out.code).toBe(2);
     expect(out.stderr).toContain('RECOGNITION_MODE: must be one of all, first, got "sometimes"');
   });
@@ -148,7 +145,7 @@ describe.skipIf(!data)("facerec", () => {
     }
     copyFileSync(join(dir, "extra", "no_face_white.png"), join(people, "raj", "blank.png"));
     copyFileSync(join(dir, "extra", "bbt4.jpg"), join(people, "amy", "group.jpg"));
-    const out = await facerec("enroll", people, "--out", join(work, "enrolled.json"));
+    const out = await facerec(work, {}, "enroll", people, "--out", join(work, "enrolled.json"));
     expect(out.code).toBe(0);
     expect(out.stderr).toContain("facerec: skipped raj/blank.png: no face found");
     expect(out.stderr).toMatch(/facerec: skipped amy\/group.jpg: \d+ faces found/);
@@ -161,6 +158,8 @@ describe.skipIf(!data)("facerec", () => {
 
   it("enroll-video adds a person from a segment of a video", async () => {
     const out = await facerec(
+      work,
+      {},
       "enroll-video",
       join(dir, "cse546", "videos", "test_4.mp4"),
       "--name",
@@ -186,8 +185,12 @@ describe.skipIf(!data)("facerec", () => {
       expect(existsSync(join(fresh, ".stack.env"))).toBe(false);
     });
 
+    /** `recognize test_1.mp4 --gallery g.json` there, with these variables and options. */
+    const recognizeThere = (extra: Record<string, string>, ...options: string[]): Promise<Run> =>
+      facerec(fresh, extra, "recognize", "test_1.mp4", "--gallery", "g.json", ...options);
+
     it("prints the names with empty major and year, says why once, and exits 0", async () => {
-      const out = await facerecFresh(fresh, {}, "recognize", "test_1.mp4", "--gallery", "g.json");
+      const out = await recognizeThere({});
       expect(out.stderr).toBe(
         "facerec: no students source (--students <json> or --table <name>): major and year left empty\n",
       );
@@ -198,17 +201,12 @@ describe.skipIf(!data)("facerec", () => {
     it("a students table asked for and unreachable fails the video, naming the table and the cause, no secret", async () => {
       const port = await closedPort();
       const secret = "s3cr3t-never-printed-0123456789";
-      const out = await facerecFresh(
-        fresh,
+      const out = await recognizeThere(
         {
           DYNAMODB_ENDPOINT: `http://127.0.0.1:${port}`,
           AWS_ACCESS_KEY_ID: "AKIDFRESH",
           AWS_SECRET_ACCESS_KEY: secret,
         },
-        "recognize",
-        "test_1.mp4",
-        "--gallery",
-        "g.json",
         "--table",
         "students",
       );
@@ -221,16 +219,7 @@ describe.skipIf(!data)("facerec", () => {
     });
 
     it("a students file asked for and missing is refused before any video, naming the file", async () => {
-      const out = await facerecFresh(
-        fresh,
-        {},
-        "recognize",
-        "test_1.mp4",
-        "--gallery",
-        "g.json",
-        "--students",
-        "missing.json",
-      );
+      const out = await recognizeThere({}, "--students", "missing.json");
       expect(out.code).toBe(2);
       expect(out.stdout).toBe("");
       expect(out.stderr).toBe(

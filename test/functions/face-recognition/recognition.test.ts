@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../../../lib/config.js";
 import { readRecognitionSettings } from "../../../functions/face-recognition/config.js";
 import { enrollPhotos } from "../../../functions/face-recognition/enroll.js";
-import { importGalleryFile } from "../../../functions/face-recognition/gallery/import.js";
+import { importGalleryFile } from "../../../functions/face-recognition/gallery-import/import.js";
 import { type Analyzer, analyzeVideo } from "../../../functions/face-recognition/pipeline/analyze.js";
 import { toCsv } from "../../../functions/face-recognition/pipeline/report.js";
 import { FileStudentDirectory } from "../../../functions/face-recognition/pipeline/students.js";

@@ -1,32 +1,18 @@
-// Imports the original Python system's `encoding` file: a pickle of
-//   {"name": [str, ...], "encoding": [numpy float64 array of shape (128,), ...]}
-// where name[i] is the person whose face encoding[i] is (dlib ResNet via face_recognition).
-// pickle-reader.ts turns the bytes into inert records; this module recognizes, structurally, the
-// exact shapes numpy writes for a float array and nothing else:
+// numpy float arrays in a pickle. pickle-machine.ts leaves inert records; this module recognizes,
+// structurally, the exact shapes numpy writes for a float array and nothing else:
 //   protocols 2–4: _reconstruct(ndarray, (0,), b"b") + BUILD (1, shape, dtype, is_fortran, raw)
 //   protocol 5:    _frombuffer(raw, dtype, shape, order)
 //   dtype:         dtype("f8"|"f4", False, True) + BUILD (3, "<"|">", None, None, None, -1, -1, 0)
 //   protocol 2 bytes: _codecs.encode(str, "latin1")
 import {
-  DESCRIPTOR_LENGTH,
-  type Gallery,
-  type GalleryEntry,
-  descriptorProblem,
-  galleryFromEntries,
-  personNameProblem,
-} from "./gallery.js";
-import {
-  type PickleGlobal,
-  type PickleObject,
-  type PickleValue,
-  PickleFormatError,
   describePickleValue,
   globalName,
   isKind,
-  readPickle,
-} from "./pickle-reader.js";
-
-export { PickleError, PickleFormatError, UnsafePickleError } from "./pickle-reader.js";
+  type PickleGlobal,
+  type PickleObject,
+  PickleFormatError,
+  type PickleValue,
+} from "./pickle-values.js";
 
 export interface NdArray {
   shape: number[];
@@ -158,6 +144,7 @@ function decode(
   else for (let i = 0; i < count; i++) data[i] = view.getFloat32(i * 4, little);
   return { shape, dtype: dtype.kind, data };
 }
+
 /**
  * Interprets the records numpy leaves for one float ndarray; anything else is a
  * PickleFormatError. `expectShape` refuses other shapes before any data is decoded.
@@ -199,55 +186,4 @@ export function ndarrayFromPickle(v: PickleValue, where = "array", expectShape?:
     );
   }
   return fail(where, `expected a numpy array, got ${describePickleValue(v)}`);
-}
-
-function listItems(v: PickleValue | undefined, where: string): PickleValue[] {
-  if (!isKind(v, "list")) {
-    return fail(where, `expected a list, got ${describePickleValue(v)}`);
-  }
-  return v.items;
-}
-
-/** Far beyond any real gallery (the matcher scans every row per face), and bounds the work. */
-export const MAX_ENCODINGS = 100_000;
-
-export interface ImportOptions {
-  note?: string;
-}
-
-/**
- * The original system's encoding file → a "dlib-resnet" gallery. Repeated names become one
- * person with several descriptors, in first-appearance order.
- */
-export function importEncodingPickle(bytes: Uint8Array, options: ImportOptions = {}): Gallery {
-  const top = readPickle(bytes);
-  if (!isKind(top, "dict")) {
-    return fail("top level", `expected a dict with keys "name" and "encoding", got ${describePickleValue(top)}`);
-  }
-  for (const key of top.entries.keys()) {
-    if (key !== "name" && key !== "encoding") {
-      fail("top level", `unexpected key ${JSON.stringify(key)} (expected exactly "name" and "encoding")`);
-    }
-  }
-  const names = listItems(top.entries.get("name"), `"name"`);
-  const encodings = listItems(top.entries.get("encoding"), `"encoding"`);
-  if (names.length !== encodings.length) {
-    fail("top level", `"name" has ${names.length} entries but "encoding" has ${encodings.length}`);
-  }
-  if (names.length > MAX_ENCODINGS) fail("top level", `${names.length} encodings; the limit is ${MAX_ENCODINGS}`);
-  // The memo lets one array be referenced many times; decode each object once.
-  const decoded = new Map<PickleValue, NdArray>();
-  const entries: GalleryEntry[] = names.map((name, i) => {
-    if (typeof name !== "string") return fail(`name[${i}]`, `expected a str, got ${describePickleValue(name)}`);
-    const nameProblem = personNameProblem(name);
-    if (nameProblem) fail(`name[${i}]`, nameProblem);
-    const where = `encoding[${i}]`;
-    const encoding = encodings[i] as PickleValue;
-    const array = decoded.get(encoding) ?? ndarrayFromPickle(encoding, where, [DESCRIPTOR_LENGTH]);
-    decoded.set(encoding, array);
-    const problem = descriptorProblem(array.data);
-    if (problem) fail(where, problem);
-    return { name, descriptor: array.data };
-  });
-  return galleryFromEntries("dlib-resnet", entries, options.note);
 }

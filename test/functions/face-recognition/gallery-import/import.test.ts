@@ -1,19 +1,15 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addPerson, emptyGallery } from "../../../../functions/face-recognition/gallery/enrollment.js";
+import { GalleryError } from "../../../../functions/face-recognition/gallery/format.js";
+import { saveGallery } from "../../../../functions/face-recognition/gallery/storage.js";
+import { importGalleryFile } from "../../../../functions/face-recognition/gallery-import/import.js";
 import {
-  emptyGallery,
-  GalleryError,
-  addPerson,
-  saveGallery,
-} from "../../../../functions/face-recognition/gallery/gallery.js";
-import {
-  importEncodingJson,
-  importGalleryBytes,
-  importGalleryFile,
-} from "../../../../functions/face-recognition/gallery/import.js";
-import { PickleFormatError, UnsafePickleError } from "../../../../functions/face-recognition/gallery/pickle.js";
+  PickleFormatError,
+  UnsafePickleError,
+} from "../../../../functions/face-recognition/gallery-import/pickle-values.js";
 import { requireData } from "../../../support/data.js";
 import { encodingPickle, fakeDescriptor } from "./pickle-builder.js";
 
@@ -90,42 +86,60 @@ describe("importGalleryFile: detection by content", () => {
     expect((err as Error).message).toBe(`${badGallery}: people[0].descriptors[0]: expected 128 numbers, got 1`);
   });
 
-  it("refuses bytes that are neither", () => {
-    expect(() => importGalleryBytes(Buffer.from("GIF89a"))).toThrow(
-      /^neither a pickle \(first byte 0x80\) nor valid JSON/,
-    );
-    expect(() => importGalleryBytes(Buffer.from([0xff, 0xfe]))).toThrow(/^neither a pickle/);
+  it("refuses bytes that are neither", async () => {
+    for (const [name, bytes] of [
+      ["image.gif", Buffer.from("GIF89a")],
+      ["not-utf8.json", Buffer.from([0xff, 0xfe])],
+    ] as const) {
+      const path = join(dir, name);
+      await writeFile(path, bytes);
+      await expect(importGalleryFile(path)).rejects.toThrow(
+        `${path}: neither a pickle (first byte 0x80) nor valid JSON`,
+      );
+    }
   });
 });
 
-describe("importEncodingJson", () => {
+describe("importGalleryFile: encoding.json", () => {
   const entry = (name: string, seed: number): { name: string; descriptor: number[] } => ({
     name,
     descriptor: fakeDescriptor(seed),
   });
+  let files = 0;
+  async function importJson(json: unknown): Promise<{ path: string; imported: Promise<unknown> }> {
+    const path = join(dir, `encoding-${files++}.json`);
+    await writeFile(path, JSON.stringify(json));
+    return { path, imported: importGalleryFile(path) };
+  }
 
-  it("groups entries by name", () => {
-    const g = importEncodingJson(
-      { note: "n", entries: [entry("a", 1), entry("b", 2), entry("a", 3)] },
-      { model: "face-api-facerecognitionnet" },
-    );
-    expect(g.model).toBe("face-api-facerecognitionnet");
-    expect(g.people.map((p) => [p.name, p.descriptors.length])).toEqual([
-      ["a", 2],
-      ["b", 1],
-    ]);
+  it("groups entries by name, as dlib descriptors noted with the file they came from", async () => {
+    const { path, imported } = await importJson({ note: "n", entries: [entry("a", 1), entry("b", 2), entry("a", 3)] });
+    expect(await imported).toEqual({
+      format: "facerec-gallery",
+      version: 1,
+      model: "dlib-resnet",
+      note: `imported from ${basename(path)}`,
+      people: [
+        { name: "a", descriptors: [fakeDescriptor(1), fakeDescriptor(3)] },
+        { name: "b", descriptors: [fakeDescriptor(2)] },
+      ],
+    });
   });
 
   it.each([
-    ["not an object", [], "expected a JSON object with an entries array"],
     ["an unknown key", { entries: [], model: "x" }, 'unknown key "model" (allowed: note, entries)'],
-    ["entries not an array", { entries: {} }, "entries: expected an array"],
+    ["entries not an array", { entries: {} }, "entries: expected an array, got an object"],
     [
       "an entry with an extra key",
       { entries: [{ ...entry("a", 1), source: "a.jpg" }] },
       'entries[0]: unknown key "source" (allowed: name, descriptor)',
     ],
-    ["a missing name", { entries: [{ descriptor: fakeDescriptor(1) }] }, "entries[0].name: expected a string"],
+    ["an entry not an object", { entries: [7] }, "entries[0]: expected an object, got number 7"],
+    [
+      "a missing name",
+      { entries: [{ descriptor: fakeDescriptor(1) }] },
+      "entries[0].name: expected a string, got undefined",
+    ],
     [
       "a short descriptor",
       { entries: [entry("a", 1), { name: "b", descriptor: fakeDescriptor(2, 127) }] },
@@ -137,15 +151,10 @@ describe("importEncodingJson", () => {
       'entries[0].descriptor[127]: expected a finite number, got string "x"',
     ],
     ["an empty name", { entries: [entry("", 1)] }, "entries[0].name: must not be empty"],
-  ])("refuses %s", (_case, json, message) => {
-    const err = (() => {
-      try {
-        importEncodingJson(json);
-      } catch (e) {
-        return e;
-      }
-    })();
+  ])("refuses %s, naming the file and the place", async (_case, json, message) => {
+    const { path, imported } = await importJson(json);
+    const err = await imported.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GalleryError);
-    expect((err as Error).message).toBe(message);
+    expect((err as Error).message).toBe(`${path}: ${message}`);
   });
 });

@@ -3,15 +3,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { GalleryError } from "../../../../functions/face-recognition/gallery/gallery.js";
+import { GalleryError } from "../../../../functions/face-recognition/gallery/format.js";
+import { importEncodingPickle } from "../../../../functions/face-recognition/gallery-import/encoding-pickle.js";
+import { ndarrayFromPickle } from "../../../../functions/face-recognition/gallery-import/numpy-array.js";
+import { readPickle } from "../../../../functions/face-recognition/gallery-import/pickle-machine.js";
 import {
-  importEncodingPickle,
-  ndarrayFromPickle,
   PickleError,
   PickleFormatError,
   UnsafePickleError,
-} from "../../../../functions/face-recognition/gallery/pickle.js";
-import { readPickle } from "../../../../functions/face-recognition/gallery/pickle-reader.js";
+} from "../../../../functions/face-recognition/gallery-import/pickle-values.js";
 import { requireData } from "../../../support/data.js";
 import {
   type ArraySpec,
@@ -412,6 +412,23 @@ describe("the structure must be exactly {name: [str], encoding: [float array (12
   const one = [{ values: fakeDescriptor(1) }];
   const numpy = new NumpyFlavor(3);
   const codecs = new PyGlobal(str("_codecs"), str("encode"));
+  /** An encoding file whose one array is numpy's _reconstruct(ndarray, (0,), typecode) and no state. */
+  const reconstructOnly = (typecode: Py, protocol: number): Uint8Array =>
+    pickle(
+      dict([
+        ["name", list(str("a"))],
+        [
+          "encoding",
+          list(
+            new PyReduce(
+              numpy.global("numpy.core.multiarray", "_reconstruct"),
+              tuple(numpy.global("numpy", "ndarray"), tuple(0), typecode),
+            ),
+          ),
+        ],
+      ]),
+      protocol,
+    );
   it.each([
     [
       "a list at the top",
@@ -481,44 +498,16 @@ describe("the structure must be exactly {name: [str], encoding: [float array (12
     [
       "a NaN",
       encodingPickle(["a"], [{ values: [Number.NaN, ...fakeDescriptor(1, 127)] }]),
-      "encoding[0]: [0]: expected a finite number, got number NaN",
+      "encoding[0][0]: expected a finite number, got number NaN",
     ],
     [
       "protocol-2 bytes via another codec",
-      pickle(
-        dict([
-          ["name", list(str("a"))],
-          [
-            "encoding",
-            list(
-              new PyReduce(
-                numpy.global("numpy.core.multiarray", "_reconstruct"),
-                tuple(numpy.global("numpy", "ndarray"), tuple(0), new PyReduce(codecs, tuple(str("b"), str("rot13")))),
-              ),
-            ),
-          ],
-        ]),
-        2,
-      ),
+      reconstructOnly(new PyReduce(codecs, tuple(str("b"), str("rot13"))), 2),
       "encoding[0] _reconstruct typecode: _codecs.encode is only accepted as encode(str, 'latin1')",
     ],
     [
       "an ndarray without its state",
-      pickle(
-        dict([
-          ["name", list(str("a"))],
-          [
-            "encoding",
-            list(
-              new PyReduce(
-                numpy.global("numpy.core.multiarray", "_reconstruct"),
-                tuple(numpy.global("numpy", "ndarray"), tuple(0), new PyBytes(Uint8Array.of(0x62))),
-              ),
-            ),
-          ],
-        ]),
-        3,
-      ),
+      reconstructOnly(new PyBytes(Uint8Array.of(0x62)), 3),
       "encoding[0]: ndarray without a state (no data)",
     ],
   ] as [string, Uint8Array, string][])("refuses %s", (_case, payload, message) => {
