@@ -1,0 +1,240 @@
+// The function as its image runs it, for the chaos test: the real of-watchdog (the "gateway" the
+// triggers call) forking `node dist/function.mjs` with the Dockerfile's and stack.yml's settings,
+// secrets as files. It listens on fixed ports chosen once, so that after a kill it comes back at the
+// address the triggers' OPENFAAS_URL names. Every incarnation keeps its own log lines: runs cut off
+// by a kill are counted from them.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { freePort } from "../../../lib/net.js";
+import { createDynamoClient } from "../../../lib/dynamo.js";
+import { descendantsOf, exited } from "../../../lib/process.js";
+import { loadStudents } from "../../../lib/students.js";
+import { ensureBuilt } from "../../deploy/support/bundle.js";
+import { loadRepo } from "../../deploy/support/repo.js";
+import { ROOT, secretFiles } from "../../deploy/support/scan.js";
+import { cse546Gallery } from "../../support/fixtures.js";
+import { openfaasTool, WATCHDOG_METRICS_PORT } from "../../support/openfaas.js";
+import { testS3Client } from "../../support/services.js";
+import { waitFor } from "../../support/wait.js";
+
+export type LogLine = Record<string, unknown> & { msg?: string };
+
+export interface FunctionStage {
+  token: string;
+  inputBucket: string;
+  outputBucket: string;
+  /** The watchdog's and the function's environment. */
+  env: Record<string, string>;
+  /** A secrets folder for the triggers: function-token, as OpenFaaS or Kubernetes mounts it. */
+  triggerSecretsDir: string;
+  work: string;
+}
+
+/** Buckets, the students table, the gallery, the secrets folders and the function's environment. */
+export async function stageFunction(data: string, overrides: Record<string, string>): Promise<FunctionStage> {
+  const repo = loadRepo();
+  const imageEnv = Object.fromEntries(
+    Object.entries({ ...repo.functionShipEnv, ...repo.env }).map(([k, v]) => [k, String(v)]),
+  );
+  const suffix = randomBytes(4).toString("hex");
+  const inputBucket = `chaos-in-${suffix}`;
+  const outputBucket = `chaos-out-${suffix}`;
+  const studentsTable = `chaos-students-${suffix}`;
+  const token = randomBytes(24).toString("hex");
+  const work = mkdtempSync(join(tmpdir(), "facerec-chaos-"));
+  const secretsDir = join(work, "function-secrets");
+  const triggerSecretsDir = join(work, "trigger-secrets");
+  for (const dir of [secretsDir, triggerSecretsDir, join(work, "tmp")]) mkdirSync(dir);
+
+  const s3 = testS3Client();
+  for (const Bucket of [inputBucket, outputBucket]) await s3.send(new CreateBucketCommand({ Bucket }));
+  const db = createDynamoClient({
+    endpoint: process.env.DYNAMODB_ENDPOINT,
+    region: process.env.AWS_REGION ?? "us-east-1",
+    accessKeyId: process.env.AWS_ACCESS_KEY_ID,
+    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
+  });
+  await loadStudents(db, studentsTable, join(data, "cse546/student_data.json"));
+  writeFileSync(join(work, "gallery.json"), cse546Gallery(data));
+
+  // One file per stack.yml secret, named as OpenFaaS mounts them, holding this run's value.
+  const byFile = secretFiles(repo.functionReads);
+  for (const file of repo.fn.secrets ?? []) {
+    const variable = byFile.get(file)?.name as string;
+    const value = variable === "FUNCTION_TOKEN" ? token : process.env[variable];
+    if (value) writeFileSync(join(secretsDir, file), `${value}\n`, { mode: 0o400 });
+  }
+  writeFileSync(join(triggerSecretsDir, "function-token"), `${token}\n`, { mode: 0o400 });
+
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: work,
+    ...imageEnv,
+    // The watchdog's lock file and the function's downloads stay in this run's folder.
+    TMPDIR: join(work, "tmp"),
+    GALLERY: join(work, "gallery.json"),
+    S3_ENDPOINT: process.env.S3_ENDPOINT as string,
+    INPUT_BUCKET: inputBucket,
+    OUTPUT_BUCKET: outputBucket,
+    STUDENTS_TABLE: studentsTable,
+    AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
+    DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT as string,
+    SECRETS_DIR: secretsDir,
+    ...overrides,
+  };
+  return { token, inputBucket, outputBucket, env, triggerSecretsDir, work };
+}
+
+/** One start of the watchdog and the function it forks. */
+export class Incarnation {
+  readonly output: string[] = [];
+  /** The function's JSON log lines (the watchdog prefixes each with a date and the stream). */
+  readonly lines: LogLine[] = [];
+  readonly exited: Promise<number | null>;
+  killed = false;
+
+  constructor(
+    readonly number: number,
+    readonly child: ChildProcess,
+  ) {
+    this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    for (const stream of [child.stdout, child.stderr]) {
+      let rest = "";
+      stream?.setEncoding("utf8");
+      stream?.on("data", (chunk: string) => {
+        const parts = (rest + chunk).split("\n");
+        rest = parts.pop() ?? "";
+        for (const text of parts) this.take(text);
+      });
+    }
+  }
+
+  private take(text: string): void {
+    if (!text.trim()) return;
+    this.output.push(text);
+    const start = text.indexOf("{");
+    if (start < 0) return;
+    try {
+      this.lines.push(JSON.parse(text.slice(start)) as LogLine);
+    } catch {
+      // a watchdog line that merely holds a brace
+    }
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** The process the watchdog forked (the function), if it is still there. */
+  functionPid(): number | undefined {
+    return descendantsOf(this.child.pid as number)[0];
+  }
+}
+
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
+  });
+
+/** The watchdog at one address across restarts; `incarnations` holds every start's logs. */
+export class WatchdogGateway {
+  readonly incarnations: Incarnation[] = [];
+
+  private constructor(
+    private readonly stage: FunctionStage,
+    private readonly fwatchdog: string,
+    readonly port: number,
+    private readonly upstreamPort: number,
+  ) {}
+
+  static async create(stage: FunctionStage): Promise<WatchdogGateway> {
+    const fwatchdog = openfaasTool("fwatchdog");
+    if (!fwatchdog) throw new Error("fwatchdog not found (../shared/tools/openfaas)");
+    const fprocess = stage.env.fprocess as string;
+    await ensureBuilt(fprocess.split(" ").find((w, i) => i > 0 && !w.startsWith("-")) as string);
+    return new WatchdogGateway(stage, fwatchdog, await freePort(), await freePort());
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get current(): Incarnation | undefined {
+    return this.incarnations.at(-1);
+  }
+
+  /**
+   * Starts the watchdog and waits until the function logs "ready". The watchdog's metrics port is
+   * fixed (one per machine): another test's watchdog there is waited for, not fought.
+   */
+  async start(): Promise<Incarnation> {
+    const deadline = Date.now() + 150_000;
+    for (;;) {
+      await waitFor(() => portFree(WATCHDOG_METRICS_PORT), Boolean, 60_000);
+      const env = {
+        ...this.stage.env,
+        port: String(this.port),
+        upstream_url: `http://127.0.0.1:${this.upstreamPort}`,
+        PORT: String(this.upstreamPort),
+      };
+      const child = spawn(this.fwatchdog, [], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+      const run = new Incarnation(this.incarnations.length + 1, child);
+      this.incarnations.push(run);
+      await waitFor(
+        () => !run.running || run.lines.some((l) => l.msg === "ready"),
+        Boolean,
+        Math.max(0, deadline - Date.now()),
+      );
+      if (run.running && run.lines.some((l) => l.msg === "ready")) return run;
+      await this.down();
+      const text = run.output.join("\n");
+      if (!text.includes(`:${WATCHDOG_METRICS_PORT}: bind: address already in use`) || Date.now() > deadline) {
+        throw new Error(`the function did not become ready behind the watchdog:\n${text}`);
+      }
+    }
+  }
+
+  /**
+   * kill -9 of the function's process only. The watchdog should exit by itself (the pod restarts)
+   * and the function's own children go with it; whatever is left running is killed too, and returned.
+   */
+  async killFunction(): Promise<{ watchdogExited: boolean; leftovers: number[] }> {
+    const run = this.current;
+    const pid = run?.functionPid();
+    if (!run || pid === undefined) throw new Error("no function process to kill");
+    const below = descendantsOf(run.child.pid as number);
+    run.killed = true;
+    process.kill(pid, "SIGKILL");
+    const watchdogExited = await waitFor(() => !run.running, Boolean, 15_000);
+    await waitFor(() => below.every(exited), Boolean, 10_000);
+    const leftovers = below.filter((p) => !exited(p));
+    await this.down();
+    for (const p of leftovers) process.kill(p, "SIGKILL");
+    return { watchdogExited, leftovers };
+  }
+
+  /** The gateway gone at once: the watchdog and everything under it kill -9'd (ours, by pid). */
+  async down(): Promise<void> {
+    const run = this.current;
+    if (!run) return;
+    run.killed = true;
+    const below = descendantsOf(run.child.pid as number);
+    if (run.running) run.child.kill("SIGKILL");
+    for (const pid of below) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    await run.exited;
+    await waitFor(() => below.every(exited), Boolean, 10_000);
+  }
+}
