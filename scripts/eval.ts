@@ -14,7 +14,6 @@ import { importGalleryFile } from "../functions/face-recognition/gallery-import/
 import type { DetectedFace, FaceEngine } from "../functions/face-recognition/pipeline/faces.js";
 import { readFrames } from "../functions/face-recognition/pipeline/frames.js";
 import { judgeFace, type MatchRules } from "../functions/face-recognition/pipeline/match.js";
-import { SearchScope } from "../functions/face-recognition/pipeline/small-faces.js";
 import { Tracker } from "../functions/face-recognition/pipeline/tracks.js";
 import { frameOptions, matchRules, startEngine } from "../functions/face-recognition/runtime.js";
 import { buildProbes, cse546Clips, type LabeledVideo, score, splitPeople } from "./eval/dataset.js";
@@ -40,12 +39,8 @@ async function observe(
   for (const video of videos) {
     const frames: Observed["frames"] = [];
     const started = performance.now();
-    // As recognizeVideo in `all` mode: the small-face search covers the whole frame only now and then.
-    const scope = engine.smallFaces && new SearchScope(engine.smallFaces.wholeFrameEvery);
     for await (const frame of readFrames(video.file, frameOptions(settings))) {
-      const faces = await engine.detect(frame, { near: scope?.next() });
-      scope?.saw(faces);
-      frames.push({ timeMs: frame.timeMs, width: frame.width, faces });
+      frames.push({ timeMs: frame.timeMs, width: frame.width, faces: await engine.detect(frame) });
     }
     observed.push({ video, frames, ms: performance.now() - started });
   }
