@@ -8,8 +8,8 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
+  paginateListObjectsV2,
   S3Client,
 } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
@@ -40,11 +40,7 @@ export interface ObjectInfo {
 
 /** Every object under a prefix, across all listing pages. */
 export async function* listAllObjects(s3: S3Client, bucket: string, prefix = ""): AsyncGenerator<ObjectInfo> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }),
-    );
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix || undefined })) {
     for (const item of page.Contents ?? []) {
       if (item.Key === undefined) continue;
       yield {
@@ -54,8 +50,7 @@ export async function* listAllObjects(s3: S3Client, bucket: string, prefix = "")
         lastModified: item.LastModified,
       };
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
 }
 
 export function stripQuotes(etag: string): string {

@@ -2,7 +2,12 @@
 // loading the DynamoDB table (key `name`, as the function reads it). Shared by the function's
 // local directory, `facerec students load` and the local stack.
 import { readFile } from "node:fs/promises";
-import { CreateTableCommand, DescribeTableCommand, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceNotFoundException,
+  waitUntilTableExists,
+} from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 export interface StudentRecord {
@@ -80,12 +85,8 @@ export async function ensureStudentsTable(db: DynamoDBDocumentClient, table: str
       BillingMode: "PAY_PER_REQUEST",
     }),
   );
-  for (let i = 0; i < 100; i++) {
-    const { Table } = await db.send(new DescribeTableCommand({ TableName: table }));
-    if (Table?.TableStatus === "ACTIVE") return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`table ${table} did not become active`);
+  await waitUntilTableExists({ client: db, maxWaitTime: 60, minDelay: 1, maxDelay: 5 }, { TableName: table });
+  return true;
 }
 
 /** Creates the table if needed and writes every record (idempotent: a re-run is harmless). */
