@@ -156,7 +156,11 @@ describe.skipIf(!data || !services || !fwatchdog)("chaos: kill -9, a gateway out
 
       // B replaces A while A's run is in the function.
       const replaced = (async () => {
-        await waitFor(allRuns, (runs) => runs.some((r) => r.key === REPLACED && r.end === undefined), left());
+        await waitFor(
+          allRuns,
+          (runs) => runs.some((r) => r.key === REPLACED && r.end === undefined && !r.cutOff),
+          left(),
+        );
         await upload(REPLACED, "test_7.mp4");
         note(`${REPLACED}: test_7 uploaded over test_2 while test_2's run was in the function`);
       })();
@@ -258,6 +262,9 @@ describe.skipIf(!data || !services || !fwatchdog)("chaos: kill -9, a gateway out
       for await (const o of listAllObjects(s3, run.outputBucket))
         if (o.key.endsWith(".error.json")) errorReports.push(o.key);
       expect(errorReports).toEqual([]);
+      // Through the crashes and retries, no log line carries the function's token.
+      const logs = [...gw.incarnations.flatMap((i) => i.output), ...triggers.flatMap((t) => t.output)].join("\n");
+      expect(logs).not.toContain(run.token);
 
       // Duplicates: measured, not zero by construction (a run cut off by a kill ran again), each
       // explained by a fault on its key, and bounded by what the faults could cut: max_inflight
