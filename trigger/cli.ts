@@ -62,9 +62,14 @@ const ago = (iso: string | undefined, now: number) => {
 };
 
 function describeJob(job: Job, now: number): string {
-  const parts = [`  ${job.key}`, `etag ${job.etag.slice(0, 12) || "-"}`, `attempts ${job.attempts}`];
+  const parts = [
+    `  ${job.key}`,
+    `etag ${job.etag.slice(0, 12) || "-"}`,
+    `uploaded ${job.modified || "?"}`,
+    `attempts ${job.attempts}`,
+  ];
   if (job.status === "running") {
-    parts.push(`owner ${job.owner ?? "?"}`, `claim ends in ${Math.round(((job.claimExpiresAt ?? now) - now) / 1000)}s`);
+    parts.push(`owner ${job.owner ?? "?"}`, `lease ${(job.leaseMs ?? 0) / 1000}s, renewed ${ago(job.updatedAt, now)}`);
   } else if (job.status === "pending") {
     parts.push(`next attempt in ${Math.max(0, Math.round(((job.nextAttemptAt ?? now) - now) / 1000))}s`);
   } else {

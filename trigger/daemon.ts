@@ -8,7 +8,8 @@ import type { TriggerSettings } from "./config.js";
 import type { ObjectEvent } from "./events.js";
 import { classifyResponse, GatewayInvoker, type Invoker } from "./invoker.js";
 import { DynamoJobStore, videoKeyOf } from "./jobs/dynamo-store.js";
-import { dueIn, jobIdOf, type VideoRef } from "./jobs/job.js";
+import { dueIn, jobIdOf, uploadTime, type VideoRef } from "./jobs/job.js";
+import { LeaseObserver } from "./jobs/lease.js";
 import type { JobStore } from "./jobs/store.js";
 import { createKeyFilter } from "./keys.js";
 import { S3Lister } from "./lister.js";
@@ -23,17 +24,23 @@ export interface DaemonDeps {
   s3?: S3Client;
   store?: JobStore;
   invoker?: Invoker;
+  /** This replica's wall clock (retry times, records); leases never compare it with another's. */
+  now?: () => number;
 }
 
 export interface Daemon {
   port: number;
   url: string;
   metrics: TriggerMetrics;
-  /** Stops polling, lets running invocations finish (up to SHUTDOWN_TIMEOUT_SECONDS). */
+  /**
+   * Stops claiming, lets running calls finish for up to SHUTDOWN_TIMEOUT_SECONDS, then gives up
+   * the rest and releases their jobs for another replica at once.
+   */
   stop(): Promise<{ drained: boolean }>;
 }
 
-type Source = "poll" | "push" | "retry";
+/** recheck: a job another replica runs, looked at again when its lease may have lapsed. */
+type Source = "poll" | "push" | "retry" | "recheck";
 
 /** A bind address such as 0.0.0.0 is not one a client can connect to. */
 const reachable = (host: string) => (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host);
@@ -51,6 +58,8 @@ function withoutCredentials(url: string): string {
 /** HEADs of pushed objects at once, and pushes that may wait for one. */
 export const CONFIRM_CONCURRENCY = 8;
 const CONFIRM_BACKLOG = 1000;
+/** After the shutdown timeout: how long the given-up calls may take to release their jobs. */
+const RELEASE_WAIT_MS = 5000;
 
 export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = {}): Promise<Daemon> {
   const logger = deps.logger ?? createLogger("trigger", { base: { replica: settings.replicaId } });
@@ -67,6 +76,8 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
       token: settings.functionToken,
     });
 
+  const now = deps.now ?? Date.now;
+  const leases = new LeaseObserver();
   let stopping = false;
   let callbackBase = settings.callbackUrl;
   const queue: WorkQueue<VideoRef> = new WorkQueue(
@@ -79,14 +90,20 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     // A retry is scheduled from inside the job's own run, which add would refuse as a duplicate.
     const added =
       source === "retry" ? queue.requeue(jobIdOf(video), video, delayMs) : queue.add(jobIdOf(video), video, delayMs);
-    if (added && source !== "retry") {
+    if (added && (source === "poll" || source === "push")) {
       metrics.seen.inc({ source });
-      logger.info("video queued", { jobId: jobIdOf(video), videoKey: video.key, etag: video.etag, source, delayMs });
+      logger.info("video queued", {
+        jobId: jobIdOf(video),
+        videoKey: video.key,
+        etag: video.etag,
+        source,
+        delayMs: Math.round(delayMs),
+      });
     }
     return added;
   };
   const runner = new JobRunner(
-    { store, invoker, metrics, logger, schedule: (video, delayMs) => enqueue(video, delayMs, "retry") },
+    { store, invoker, metrics, logger, leases, now, schedule: (video, delayMs) => enqueue(video, delayMs, "retry") },
     {
       owner: settings.replicaId,
       leaseMs: settings.claimTimeoutMs,
@@ -102,6 +119,7 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
                 bucket: claim.job.bucket,
                 key: claim.job.key,
                 etag: claim.job.etag,
+                modified: claim.job.modified,
                 claim: claim.token,
               })}`
           : undefined,
@@ -117,7 +135,8 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     {
       lister: new S3Lister(s3, settings.bucket, settings.prefix, filter),
       store,
-      enqueue: (video, delayMs) => enqueue(video, delayMs, "poll"),
+      enqueue: (video, delayMs, job) => enqueue(video, delayMs, job?.status === "running" ? "recheck" : "poll"),
+      dueIn: (job) => dueIn(job, now(), (running) => leases.lapsesIn(running)),
       metrics,
       logger,
     },
@@ -132,7 +151,7 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     for (let attempt = 1; ; attempt++) {
       try {
         const head = await headObject(s3, event.bucket, event.key);
-        return { bucket: event.bucket, key: event.key, etag: head.etag };
+        return { bucket: event.bucket, key: event.key, etag: head.etag, modified: uploadTime(head.lastModified) };
       } catch (error) {
         if (!isNotFound(error)) throw error;
         if (attempt >= 3) return undefined; // deleted since: nothing to do
@@ -152,8 +171,9 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     const video = await confirm(event);
     if (!video) return logger.info("notified object no longer exists", { videoKey: event.key, bucket: event.bucket });
     // As for a poll: only a job that needs work goes on the queue (Ceph may repeat a push).
-    const delayMs = dueIn(await store.get(video), Date.now());
-    if (delayMs !== undefined) enqueue(video, delayMs, "push");
+    const job = await store.get(video);
+    const delayMs = dueIn(job, now(), (running) => leases.lapsesIn(running));
+    if (delayMs !== undefined) enqueue(video, delayMs, job?.status === "running" ? "recheck" : "push");
   };
 
   const notified = (events: ObjectEvent[]) => {
@@ -188,7 +208,7 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     if (!bucket || !key || !token || request.functionStatus === undefined) {
       return { status: 400, message: "expected bucket, key, etag and claim in the URL and X-Function-Status" };
     }
-    const video = { bucket, key, etag: q.get("etag") ?? "" };
+    const video = { bucket, key, etag: q.get("etag") ?? "", modified: q.get("modified") ?? "" };
     const job = await store.get(video);
     if (job?.status !== "running" || job.claimToken !== token) {
       logger.warn("stale callback ignored", { jobId: jobIdOf(video), videoKey: key, callId: request.callId });
@@ -203,7 +223,7 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
   const server = createEndpoints(
     {
       healthy: () => !stopping,
-      metrics: () => metrics.registry.render(),
+      metrics: () => metrics.render(),
       notified,
       callback,
       notifyToken: settings.notifyToken,
@@ -238,9 +258,13 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
       confirming.stop();
       queue.stop();
       const drained = await queue.whenIdle(settings.shutdownTimeoutMs);
+      if (!drained) {
+        const given = runner.releaseAll();
+        logger.warn("calls still running at the shutdown timeout: given up, their jobs released", { calls: given });
+        await queue.whenIdle(RELEASE_WAIT_MS);
+      }
       await close(server);
-      if (drained) logger.info("stopped");
-      else logger.warn("stopped with invocations still running; their claims expire and are retried");
+      logger.info("stopped", { drained });
       return { drained };
     },
   };

@@ -4,6 +4,7 @@
 //   422 {"error"}       the video cannot be processed: permanent
 //   404 {"cause":"missing"}  the key no longer exists: permanent (the function's own answer)
 //   404 otherwise       the gateway has no such function (not deployed yet, or mid-rollout): transient
+//   409 {"status":"superseded"}  the object no longer holds the ETag sent: the newer upload's job reports it
 //   400 / 401 / 403     a malformed request or a wrong token: permanent for this call (fix, then `retry`)
 //   429                 busy (max_inflight): transient, and marked busy — it costs no attempt
 //   502 503 504 500     the gateway/function is not reachable or failed: transient
@@ -24,6 +25,8 @@ export type InvokeOutcome =
   /** Async mode: the gateway queued the call; the outcome arrives at the callback URL. */
   | { kind: "accepted"; status: number; callId?: string }
   | { kind: "permanent"; status?: number; reason: string }
+  /** The object was replaced before the function read it (409): final, not a failure. */
+  | { kind: "superseded"; status: number; reason: string }
   /** busy: the function was at capacity and did not start the work; retried without spending an attempt. */
   | { kind: "transient"; status?: number; reason: string; retryAfterMs?: number; busy?: true };
 
@@ -32,6 +35,8 @@ export interface InvokeRequest {
   jobId: string;
   /** Async mode only: where the gateway posts the outcome. */
   callbackUrl?: string;
+  /** Ends the call (the claim was lost, or released at shutdown); the function then abandons the video. */
+  signal?: AbortSignal;
 }
 
 export interface Invoker {
@@ -46,6 +51,11 @@ const TRANSIENT_STATUSES = new Set([429, 500, 502, 503, 504]);
  */
 export function isMissingObject(body: unknown): boolean {
   return typeof body === "object" && body !== null && (body as { cause?: unknown }).cause === "missing";
+}
+
+/** Whether a 409's body is the function's "superseded" answer (handler.ts). */
+export function isSuperseded(body: unknown): boolean {
+  return typeof body === "object" && body !== null && (body as { status?: unknown }).status === "superseded";
 }
 
 /** A short, single-line description of a response body for job records and logs. */
@@ -75,6 +85,10 @@ export function classifyResponse(
     return { kind: "permanent", status, reason: withDetail("the function cannot process this video (422)") };
   if (status === 404 && isMissingObject(body)) {
     return { kind: "permanent", status, reason: withDetail("the video no longer exists (404)") };
+  }
+  if (status === 409 && isSuperseded(body)) {
+    const reason = (body as { reason?: unknown }).reason;
+    return { kind: "superseded", status, reason: typeof reason === "string" ? reason : "the object was replaced" };
   }
   if (status === 404) {
     return { kind: "transient", status, reason: withDetail("HTTP 404 from the gateway: is the function deployed?") };
@@ -157,11 +171,10 @@ export class GatewayInvoker implements Invoker {
       headers["X-Callback-Url"] = request.callbackUrl;
     }
     try {
-      const response = await this.http.post(
-        this.path,
-        { bucket: request.video.bucket, key: request.video.key },
-        { headers },
-      );
+      const { bucket, key, etag } = request.video;
+      // The ETag makes the function read exactly this upload (If-Match), or answer "superseded".
+      const body = etag ? { bucket, key, etag } : { bucket, key };
+      const response = await this.http.post(this.path, body, { headers, signal: request.signal });
       const outcome = classifyResponse(response.status, response.data, plainHeaders(response.headers));
       // A synchronous call has no callback to wait for: an accepted call is as done as it gets.
       if (outcome.kind === "accepted" && this.options.mode === "sync") {

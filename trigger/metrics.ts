@@ -1,139 +1,56 @@
-// Prometheus text exposition (format 0.0.4) for the few metrics the trigger has: counters with
-// labels, gauges read when scraped, one latency histogram. Small enough not to need a library.
+// The trigger's Prometheus metrics (prom-client), in a registry of their own per daemon: several
+// daemons in one process (the tests) do not share counters.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
-type Labels = Record<string, string>;
+const P = "facerec_trigger";
 
-const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
-const labelText = (labels: Labels) => {
-  const entries = Object.entries(labels);
-  return entries.length === 0 ? "" : `{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`;
-};
-const labelId = (labels: Labels) => JSON.stringify(Object.entries(labels).sort());
-const formatNumber = (n: number) => (Number.isFinite(n) ? String(n) : n > 0 ? "+Inf" : n < 0 ? "-Inf" : "NaN");
-
-interface Metric {
-  render(): string;
-}
-
-export class Counter implements Metric {
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-
-  inc(labels: Labels = {}, by = 1): void {
-    const id = labelId(labels);
-    const entry = this.values.get(id) ?? { labels, value: 0 };
-    entry.value += by;
-    this.values.set(id, entry);
-  }
-
-  get(labels: Labels = {}): number {
-    return this.values.get(labelId(labels))?.value ?? 0;
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    if (this.values.size === 0) lines.push(`${this.name} 0`);
-    for (const { labels, value } of this.values.values()) lines.push(`${this.name}${labelText(labels)} ${value}`);
-    return lines.join("\n");
-  }
-}
-
-export class Gauge implements Metric {
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly read: () => number,
-  ) {}
-
-  render(): string {
-    return [
-      `# HELP ${this.name} ${this.help}`,
-      `# TYPE ${this.name} gauge`,
-      `${this.name} ${formatNumber(this.read())}`,
-    ].join("\n");
-  }
-}
-
-export class Histogram implements Metric {
-  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly buckets: readonly number[],
-  ) {}
-
-  observe(value: number, labels: Labels = {}): void {
-    const id = labelId(labels);
-    let entry = this.series.get(id);
-    if (!entry) {
-      entry = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.series.set(id, entry);
-    }
-    this.buckets.forEach((bound, i) => {
-      if (value <= bound && entry) entry.counts[i] = (entry.counts[i] ?? 0) + 1;
-    });
-    entry.sum += value;
-    entry.count += 1;
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const { labels, counts, sum, count } of this.series.values()) {
-      this.buckets.forEach((bound, i) => {
-        lines.push(`${this.name}_bucket${labelText({ ...labels, le: formatNumber(bound) })} ${counts[i] ?? 0}`);
-      });
-      lines.push(`${this.name}_bucket${labelText({ ...labels, le: "+Inf" })} ${count}`);
-      lines.push(`${this.name}_sum${labelText(labels)} ${sum}`);
-      lines.push(`${this.name}_count${labelText(labels)} ${count}`);
-    }
-    return lines.join("\n");
-  }
-}
-
-export class Registry {
-  private readonly metrics: Metric[] = [];
-
-  add<M extends Metric>(metric: M): M {
-    this.metrics.push(metric);
-    return metric;
-  }
-
-  render(): string {
-    return `${this.metrics.map((metric) => metric.render()).join("\n")}\n`;
-  }
-}
-
-/** The trigger's metrics. */
+/** The trigger's metrics; `render` is the text GET /metrics serves. */
 export function createTriggerMetrics(queue: () => { depth: number; active: number }) {
   const registry = new Registry();
-  const p = "facerec_trigger";
+  const registers = [registry];
+  const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name: `${P}_${name}`, help, labelNames, registers });
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name: `${P}_${name}`,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
   return {
     registry,
-    /** Videos handed to the work queue, by how they were found (poll, push, callback). */
-    seen: registry.add(new Counter(`${p}_videos_seen_total`, "Videos found that needed work, by source.")),
-    started: registry.add(new Counter(`${p}_invocations_started_total`, "Function invocations started.")),
-    succeeded: registry.add(new Counter(`${p}_videos_succeeded_total`, "Videos the function processed.")),
-    failed: registry.add(
-      new Counter(`${p}_videos_failed_total`, "Videos marked failed, by kind (permanent, exhausted)."),
+    render: () => registry.metrics(),
+    contentType: registry.contentType,
+    /** Videos handed to the work queue, by how they were found (poll, push). */
+    seen: counter("videos_seen_total", "Videos found that needed work, by source.", ["source"]),
+    started: counter("invocations_started_total", "Function invocations started."),
+    succeeded: counter("videos_succeeded_total", "Videos the function processed."),
+    failed: counter("videos_failed_total", "Videos marked failed, by kind (permanent, exhausted).", ["kind"]),
+    superseded: counter(
+      "videos_superseded_total",
+      "Uploads replaced before the function read them (409): the newer upload's job reports the key.",
     ),
-    retried: registry.add(new Counter(`${p}_retries_total`, "Transient failures scheduled for another attempt.")),
-    busy: registry.add(new Counter(`${p}_busy_total`, "Busy answers (429) retried later without spending an attempt.")),
-    polls: registry.add(new Counter(`${p}_polls_total`, "Bucket listings, by result.")),
-    notifications: registry.add(new Counter(`${p}_notifications_total`, "Bucket notification records, by result.")),
-    latency: registry.add(
-      new Histogram(
-        `${p}_invocation_duration_seconds`,
-        "Time from request to answer of one function invocation, by outcome.",
-        [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
-      ),
+    retried: counter("retries_total", "Transient failures scheduled for another attempt."),
+    busy: counter("busy_total", "Busy answers (429) retried later without spending an attempt."),
+    takenOver: counter("claims_taken_over_total", "Jobs taken over from a replica whose lease lapsed."),
+    givenUp: counter(
+      "calls_given_up_total",
+      "Calls given up before their answer, by reason (lost: claim taken; lapsed: no renewal for a lease; shutdown).",
+      ["reason"],
     ),
-    queueDepth: registry.add(new Gauge(`${p}_queue_depth`, "Videos waiting in the work queue.", () => queue().depth)),
-    inFlight: registry.add(new Gauge(`${p}_invocations_in_flight`, "Invocations running now.", () => queue().active)),
+    polls: counter("polls_total", "Bucket listings, by result.", ["result"]),
+    notifications: counter("notifications_total", "Bucket notification records, by result.", ["result"]),
+    latency: new Histogram({
+      name: `${P}_invocation_duration_seconds`,
+      help: "Time from request to answer of one function invocation, by outcome.",
+      labelNames: ["outcome"],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    }),
+    queueDepth: gauge("queue_depth", "Videos waiting in the work queue.", () => queue().depth),
+    inFlight: gauge("invocations_in_flight", "Invocations running now.", () => queue().active),
   };
 }
 

@@ -1,8 +1,8 @@
 // The source of truth: every interval, list the bucket and queue each video whose job is new,
-// due for a retry, or held by a claim that expired. The jobs table is read in batches, so one
+// due for a retry, or running (looked at again when its lease may have lapsed). The jobs table is read in batches, so one
 // poll costs one listing request per 1,000 objects and one read per 100 videos.
 import { describeError, type Logger } from "../lib/log.js";
-import { dueIn, jobIdOf, type VideoRef } from "./jobs/job.js";
+import { type Job, jobIdOf, uploadTime, type VideoRef } from "./jobs/job.js";
 import type { JobStore } from "./jobs/store.js";
 import type { Lister } from "./lister.js";
 import type { TriggerMetrics } from "./metrics.js";
@@ -23,8 +23,10 @@ export class Poller {
     private readonly deps: {
       lister: Lister;
       store: JobStore;
-      /** Returns whether the video was newly queued (false: it already was). */
-      enqueue: (video: VideoRef, delayMs: number) => boolean;
+      /** Returns whether the video was newly queued (false: it already was); job: its record, if any. */
+      enqueue: (video: VideoRef, delayMs: number, job: Job | undefined) => boolean;
+      /** When an upload with this job (undefined: none yet) needs a look, in ms; undefined: never. */
+      dueIn: (job: Job | undefined) => number | undefined;
       metrics: TriggerMetrics;
       logger: Logger;
     },
@@ -57,18 +59,23 @@ export class Poller {
     const result: PollResult = { videos: 0, queued: 0 };
     const flush = async () => {
       const jobs = await this.deps.store.getMany(batch);
-      const now = Date.now();
       for (const video of batch) {
-        const delayMs = dueIn(jobs.get(jobIdOf(video)), now);
+        const job = jobs.get(jobIdOf(video));
+        const delayMs = this.deps.dueIn(job);
         if (delayMs === undefined || this.stopped) continue;
-        if (this.deps.enqueue(video, delayMs)) result.queued++;
+        if (this.deps.enqueue(video, delayMs, job)) result.queued++;
       }
       batch = [];
     };
     for await (const object of this.deps.lister.videos()) {
       if (this.stopped) break;
       result.videos++;
-      batch.push({ bucket: object.bucket, key: object.key, etag: object.etag });
+      batch.push({
+        bucket: object.bucket,
+        key: object.key,
+        etag: object.etag,
+        modified: uploadTime(object.lastModified),
+      });
       if (batch.length >= BATCH) await flush();
     }
     if (batch.length > 0 && !this.stopped) await flush();

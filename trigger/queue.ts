@@ -1,6 +1,8 @@
-// An in-memory work queue with bounded concurrency, delayed entries and de-duplication by id.
-// It holds only work to do soon: what was done lives in the jobs table, and anything lost here
-// (a restart, a dropped timer) is found again by the next poll.
+// The work queue: p-queue runs entries with bounded concurrency; this wrapper adds what p-queue
+// does not have: an id per entry (one waiting or running entry per id), delayed entries, and a
+// next run asked for from inside a run (a retry), queued when that run ends. It holds only work
+// to do soon: what was done lives in the jobs table, and anything lost here is found by the next poll.
+import PQueue from "p-queue";
 
 export interface QueueStats {
   /** Entries waiting: ready now or delayed. */
@@ -9,19 +11,21 @@ export interface QueueStats {
 }
 
 export class WorkQueue<T> {
-  private readonly ready = new Map<string, T>(); // insertion order = FIFO
-  private readonly delayed = new Map<string, { item: T; due: number; timer: NodeJS.Timeout }>();
+  private readonly queue: PQueue;
+  private readonly ready = new Set<string>();
   private readonly running = new Set<string>();
+  private readonly delayed = new Map<string, { item: T; due: number; timer: NodeJS.Timeout }>();
   /** Next runs asked for by items while they ran (their retries): queued when the run ends. */
   private readonly afterRun = new Map<string, { item: T; due: number }>();
   private stopped = false;
-  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly work: (item: T, id: string) => Promise<void>,
-    private readonly concurrency: number,
+    concurrency: number,
     private readonly onError: (error: unknown, id: string) => void = () => {},
-  ) {}
+  ) {
+    this.queue = new PQueue({ concurrency });
+  }
 
   /**
    * Queues an item unless one with the same id is already waiting or running; a delayed one is
@@ -37,18 +41,15 @@ export class WorkQueue<T> {
       this.delayed.delete(id);
     }
     if (delayMs <= 0) {
-      this.ready.set(id, item);
-      this.pump();
-    } else {
-      const timer = setTimeout(() => {
-        this.delayed.delete(id);
-        if (this.stopped || this.running.has(id)) return;
-        this.ready.set(id, item);
-        this.pump();
-      }, delayMs);
-      timer.unref();
-      this.delayed.set(id, { item, due, timer });
+      this.start(id, item);
+      return true;
     }
+    const timer = setTimeout(() => {
+      this.delayed.delete(id);
+      if (!this.stopped && !this.running.has(id)) this.start(id, item);
+    }, delayMs);
+    timer.unref();
+    this.delayed.set(id, { item, due, timer });
     return true;
   }
 
@@ -74,29 +75,28 @@ export class WorkQueue<T> {
     return { depth: this.ready.size + this.delayed.size + this.afterRun.size, active: this.running.size };
   }
 
-  private pump(): void {
-    while (!this.stopped && this.running.size < this.concurrency && this.ready.size > 0) {
-      const [id, item] = this.ready.entries().next().value as [string, T];
+  private start(id: string, item: T): void {
+    this.ready.add(id);
+    void this.queue.add(async () => {
       this.ready.delete(id);
       this.running.add(id);
-      void this.work(item, id)
-        .catch((error: unknown) => this.onError(error, id))
-        .finally(() => {
-          this.running.delete(id);
-          const next = this.afterRun.get(id);
-          if (next) {
-            this.afterRun.delete(id);
-            this.add(id, next.item, next.due - Date.now());
-          }
-          this.pump();
-          if (this.running.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-        });
-    }
+      try {
+        await this.work(item, id);
+      } catch (error) {
+        this.onError(error, id);
+      } finally {
+        this.running.delete(id);
+        const next = this.afterRun.get(id);
+        this.afterRun.delete(id);
+        if (next) this.add(id, next.item, next.due - Date.now());
+      }
+    });
   }
 
   /** Starts nothing more and forgets waiting entries (the jobs table still has them). */
   stop(): void {
     this.stopped = true;
+    this.queue.clear();
     this.ready.clear();
     this.afterRun.clear();
     for (const { timer } of this.delayed.values()) clearTimeout(timer);
@@ -104,14 +104,20 @@ export class WorkQueue<T> {
   }
 
   /** Resolves true when nothing is running, or false after timeoutMs. */
-  whenIdle(timeoutMs: number): Promise<boolean> {
-    if (this.running.size === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
+  async whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.running.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
     });
+    const idle = (async () => {
+      while (this.running.size > 0) await this.queue.onPendingZero();
+      return true as const;
+    })();
+    try {
+      return await Promise.race([idle, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -23,7 +23,7 @@ export interface CallbackRequest {
 
 export interface EndpointHandlers {
   healthy: () => boolean;
-  metrics: () => string;
+  metrics: () => Promise<string>;
   /** Called after the notification was answered; must not throw. */
   notified: (events: ObjectEvent[]) => void;
   callback: (request: CallbackRequest) => Promise<{ status: number; message: string }>;
@@ -89,7 +89,7 @@ export function createEndpoints(handlers: EndpointHandlers, logger: Logger): Ser
       return send(res, ok ? 200 : 503, { status: ok ? "ok" : "stopping" });
     }
     if (req.method === "GET" && path === "/metrics") {
-      return send(res, 200, handlers.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+      return send(res, 200, await handlers.metrics(), "text/plain; version=0.0.4; charset=utf-8");
     }
     if (req.method === "POST" && (path === "/notifications" || path === "/")) {
       if (handlers.notifyToken !== undefined && !sameSecret(url.searchParams.get("token"), handlers.notifyToken)) {

@@ -26,6 +26,12 @@ describe("classifyResponse", () => {
     });
   });
 
+  it("the function's 409 superseded is its own outcome (final, not a failure); any other 409 is permanent", () => {
+    const body = { status: "superseded", bucket: "in", key: "a.mp4", reason: "a.mp4 changed", outputs: [] };
+    expect(classifyResponse(409, body)).toEqual({ kind: "superseded", status: 409, reason: "a.mp4 changed" });
+    expect(classifyResponse(409, { error: "conflict" })).toMatchObject({ kind: "permanent", status: 409 });
+  });
+
   it("any other 404 (the gateway's: the function is not deployed) is transient", () => {
     for (const body of ["Not Found", { error: "no route /function/face-recognition" }, undefined]) {
       expect(classifyResponse(404, body)).toMatchObject({ kind: "transient", status: 404 });

@@ -9,24 +9,9 @@ import { readTriggerSettings } from "../../trigger/config.js";
 import { CONFIRM_CONCURRENCY, type DaemonDeps, startDaemon } from "../../trigger/daemon.js";
 import { MAX_RECORDS_PER_NOTIFICATION } from "../../trigger/server.js";
 import { FakeFunction } from "./support/fake-function.js";
+import { newestJob, sleep, until } from "./support/daemons.js";
 import { MiniGateway } from "./support/gateway.js";
 import { createBuckets, dynamoStore, put, s3Client, triggerEnv, uniqueName } from "./support/services.js";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 let s3: S3Client;
 const fn = new FakeFunction();
@@ -55,6 +40,16 @@ async function daemonFor(
   const daemon = await startDaemon(settings, { logger, ...deps });
   started.push({ close: () => daemon.stop() });
   return { daemon, logger, store: dynamoStore(table), settings };
+}
+
+/** A fresh bucket and a gateway with an async queue in front of the played function. */
+async function asyncSetup(prefix: string) {
+  const bucket = uniqueName(prefix);
+  await createBuckets(s3, bucket);
+  const gateway = new MiniGateway(fnUrl);
+  const gatewayUrl = await gateway.start();
+  started.push(gateway);
+  return { bucket, gateway, gatewayUrl };
 }
 
 describe("the daemon with a played function", () => {
@@ -113,8 +108,8 @@ describe("the daemon with a played function", () => {
     expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(45);
     expect((times[2] as number) - (times[1] as number)).toBeGreaterThanOrEqual(95);
     // The counter moves just after the write the test saw.
-    const metrics = await until("the failure counted", () => {
-      const text = daemon.metrics.registry.render();
+    const metrics = await until("the failure counted", async () => {
+      const text = await daemon.metrics.render();
       return text.includes('facerec_trigger_videos_failed_total{kind="exhausted"} 1') ? text : undefined;
     });
     expect(metrics).toContain("facerec_trigger_retries_total 2");
@@ -124,13 +119,13 @@ describe("the daemon with a played function", () => {
     const bucket = uniqueName("in-backoff");
     await createBuckets(s3, bucket);
     fn.answer = (call) => (call.bucket === bucket && fn.count(call.key) === 1 ? { status: 503 } : { status: 200 });
-    const etag = await put(s3, bucket, "flaky.mp4", "f");
+    await put(s3, bucket, "flaky.mp4", "f");
     // A poll every 5 minutes: only the runner's own retry can run the second attempt this soon.
     const { store, daemon } = await daemonFor(bucket, { POLL_INTERVAL_SECONDS: "300", RETRY_BASE_SECONDS: "0.2" });
     const job = await until(
       "the retry to succeed",
       async () => {
-        const j = await store.get({ bucket, key: "flaky.mp4", etag });
+        const j = await newestJob(store, bucket, "flaky.mp4");
         return j?.status === "succeeded" ? j : undefined;
       },
       5_000,
@@ -140,7 +135,7 @@ describe("the daemon with a played function", () => {
     expect(times).toHaveLength(2);
     // The first retry waits 100–200 ms (RETRY_BASE_SECONDS 0.2, half to all of it).
     expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(95);
-    expect(daemon.metrics.registry.render()).toContain("facerec_trigger_retries_total 1");
+    expect(await daemon.metrics.render()).toContain("facerec_trigger_retries_total 1");
   });
 
   it("retries a 404 that is not the function's own (the function is not deployed yet)", async () => {
@@ -149,10 +144,10 @@ describe("the daemon with a played function", () => {
     // What the gateway says for a function it does not know, twice; then the function is there.
     fn.answer = (call) =>
       call.bucket === bucket && fn.count(call.key) <= 2 ? { status: 404, body: "Not Found" } : { status: 200 };
-    const etag = await put(s3, bucket, "early.mp4", "e");
+    await put(s3, bucket, "early.mp4", "e");
     const { store } = await daemonFor(bucket, { MAX_ATTEMPTS: "5" });
     const job = await until("success after the function appears", async () => {
-      const j = await store.get({ bucket, key: "early.mp4", etag });
+      const j = await newestJob(store, bucket, "early.mp4");
       return j?.status === "succeeded" || j?.status === "failed" ? j : undefined;
     });
     expect(job).toMatchObject({ status: "succeeded", attempts: 3 });
@@ -194,8 +189,9 @@ describe("the daemon with a played function", () => {
     expect(jobs.map((j) => [j.key, j.status, j.attempts]).sort()).toEqual(keys.map((k) => [k, "succeeded", 1]));
     const refused = fn.calls.filter((c) => c.bucket === bucket).length - keys.length;
     expect(refused).toBeGreaterThan(0);
-    const counted = daemons
-      .map((d) => /facerec_trigger_busy_total (\d+)/.exec(d.metrics.registry.render())?.[1])
+    const texts = await Promise.all(daemons.map((d) => d.metrics.render()));
+    const counted = texts
+      .map((text) => /facerec_trigger_busy_total (\d+)/.exec(text)?.[1])
       .reduce((sum, n) => sum + Number(n ?? 0), 0);
     expect(counted).toBe(refused);
   });
@@ -221,7 +217,7 @@ describe("the daemon with a played function", () => {
     const call = await until("the invocation", () => fn.calls.find((c) => c.bucket === bucket && c.key === key));
     expect(call.at - sent).toBeLessThan(1000);
     await until("success", async () =>
-      (await store.get({ bucket, key, etag }))?.status === "succeeded" ? true : undefined,
+      (await newestJob(store, bucket, key))?.status === "succeeded" ? true : undefined,
     );
     // The same notification again (Ceph may repeat one): no second invocation.
     await axios.post(`${daemon.url}/notifications`, { Records: [record] });
@@ -318,11 +314,7 @@ describe("the daemon with a played function", () => {
   });
 
   it("async mode: queued through /async-function, outcome recorded from the callback", async () => {
-    const bucket = uniqueName("in-async");
-    await createBuckets(s3, bucket);
-    const gateway = new MiniGateway(fnUrl);
-    const gatewayUrl = await gateway.start();
-    started.push(gateway);
+    const { bucket, gateway, gatewayUrl } = await asyncSetup("in-async");
     fn.answer = (call) =>
       call.key === "bad.mp4" ? { status: 422, body: { error: "not a video" } } : { status: 200, delayMs: 300 };
     await put(s3, bucket, "good.mp4", "a");
@@ -348,22 +340,18 @@ describe("the daemon with a played function", () => {
   });
 
   it("async mode: a call that waits in the gateway's queue past one call's timeout is not run again", async () => {
-    const bucket = uniqueName("in-backlog");
-    await createBuckets(s3, bucket);
-    const gateway = new MiniGateway(fnUrl);
-    const gatewayUrl = await gateway.start();
-    started.push(gateway);
+    const { bucket, gatewayUrl } = await asyncSetup("in-backlog");
     // 3 s from the 202 to the callback, as behind a backlog in the queue: longer than
     // INVOKE_TIMEOUT_SECONDS + CLAIM_TIMEOUT_SECONDS, with a poll every 0.2 s to notice a lapsed claim.
     fn.answer = () => ({ status: 200, delayMs: 3000 });
-    const etag = await put(s3, bucket, "queued.mp4", "q");
+    await put(s3, bucket, "queued.mp4", "q");
     const { store, logger } = await daemonFor(
       bucket,
       { INVOKE_MODE: "async", INVOKE_TIMEOUT_SECONDS: "1", CLAIM_TIMEOUT_SECONDS: "0.6", POLL_INTERVAL_SECONDS: "0.2" },
       gatewayUrl,
     );
     const job = await until("the callback's outcome", async () => {
-      const j = await store.get({ bucket, key: "queued.mp4", etag });
+      const j = await newestJob(store, bucket, "queued.mp4");
       return j?.status === "succeeded" ? j : undefined;
     });
     expect(job.attempts).toBe(1);
@@ -375,7 +363,7 @@ describe("the daemon with a played function", () => {
     const bucket = uniqueName("in-long");
     await createBuckets(s3, bucket);
     fn.answer = () => ({ status: 200, delayMs: 2500 });
-    const etag = await put(s3, bucket, "long.mp4", "l");
+    await put(s3, bucket, "long.mp4", "l");
     const table = uniqueName("jobs");
     const env = triggerEnv({
       bucket,
@@ -390,7 +378,7 @@ describe("the daemon with a played function", () => {
     }
     const store = dynamoStore(table);
     await until("success", async () =>
-      (await store.get({ bucket, key: "long.mp4", etag }))?.status === "succeeded" ? true : undefined,
+      (await newestJob(store, bucket, "long.mp4"))?.status === "succeeded" ? true : undefined,
     );
     expect(fn.calls.filter((c) => c.bucket === bucket)).toHaveLength(1);
   });
@@ -399,13 +387,13 @@ describe("the daemon with a played function", () => {
     const bucket = uniqueName("in-stop");
     await createBuckets(s3, bucket);
     fn.answer = () => ({ status: 200, delayMs: 1500 });
-    const etag = await put(s3, bucket, "slow.mp4", "s");
+    await put(s3, bucket, "slow.mp4", "s");
     const { daemon, store } = await daemonFor(bucket);
     expect((await axios.get(`${daemon.url}/healthz`)).data).toEqual({ status: "ok" });
     await until("the call to start", () => fn.calls.find((c) => c.bucket === bucket));
     const t0 = Date.now();
     expect(await daemon.stop()).toEqual({ drained: true });
     expect(Date.now() - t0).toBeGreaterThan(800);
-    expect(await store.get({ bucket, key: "slow.mp4", etag })).toMatchObject({ status: "succeeded" });
+    expect(await newestJob(store, bucket, "slow.mp4")).toMatchObject({ status: "succeeded" });
   });
 });

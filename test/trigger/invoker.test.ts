@@ -6,7 +6,7 @@ import { FakeFunction } from "./support/fake-function.js";
 
 const fn = new FakeFunction();
 let url: string;
-const video = { bucket: "in", key: "dir/clip 01+ü.mp4", etag: "e" };
+const video = { bucket: "in", key: "dir/clip 01+ü.mp4", etag: "9b2cf535f27731c974343645a3985328", modified: "" };
 
 beforeAll(async () => {
   url = await fn.start();
@@ -17,7 +17,7 @@ const invoker = (options: Partial<ConstructorParameters<typeof GatewayInvoker>[0
   new GatewayInvoker({ gatewayUrl: url, functionName: "face-recognition", mode: "sync", timeoutMs: 2000, ...options });
 
 describe("GatewayInvoker", () => {
-  it("POSTs {bucket, key} to /function/<name> with the bearer token and the job id", async () => {
+  it("POSTs {bucket, key, etag} to /function/<name> with the bearer token and the job id", async () => {
     fn.answer = () => ({ status: 200, body: { status: "succeeded", outputs: ["dir/clip 01+ü.csv"] } });
     const outcome = await invoker({ token: "tok-123456" }).invoke({ video, jobId: "j1" });
     expect(outcome).toEqual({
@@ -28,6 +28,8 @@ describe("GatewayInvoker", () => {
     expect(fn.calls.at(-1)).toMatchObject({
       bucket: "in",
       key: "dir/clip 01+ü.mp4",
+      // The upload's ETag, as the function reads it (invocation.ts): it downloads with If-Match.
+      etag: "9b2cf535f27731c974343645a3985328",
       authorization: "Bearer tok-123456",
       jobId: "j1",
     });
@@ -57,6 +59,26 @@ describe("GatewayInvoker", () => {
       reason: "no answer within 0.3 s (timeout)",
     });
     expect(Date.now() - started).toBeLessThan(1200);
+  });
+
+  it("passes the function's 409 superseded through as its own outcome", async () => {
+    fn.answer = () => ({ status: 409, body: { status: "superseded", reason: "replaced", outputs: [] } });
+    expect(await invoker().invoke({ video, jobId: "j8" })).toEqual({
+      kind: "superseded",
+      status: 409,
+      reason: "replaced",
+    });
+  });
+
+  it("ends the call when its signal aborts: the function sees the request closed", async () => {
+    fn.answer = () => ({ status: 200, delayMs: 1500 });
+    const call = new AbortController();
+    setTimeout(() => call.abort("lost"), 200);
+    const started = Date.now();
+    await invoker().invoke({ video, jobId: "j9", signal: call.signal });
+    expect(Date.now() - started).toBeLessThan(1000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(fn.calls.at(-1)).toMatchObject({ jobId: "j9", closedEarly: true });
   });
 
   it("turns a refused connection into a transient outcome", async () => {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { dueIn, isClaimable, type Job, jobIdOf } from "../../trigger/jobs/job.js";
+import { dueIn, type Job, jobIdOf, uploadTime } from "../../trigger/jobs/job.js";
 
 const base: Job = {
   bucket: "in",
   key: "a.mp4",
   etag: "e1",
+  modified: "2026-01-01T00:00:00Z",
   jobId: "x",
   status: "running",
   attempts: 1,
@@ -13,30 +14,32 @@ const base: Job = {
 };
 
 describe("job rules", () => {
-  it("a job id is stable and differs per upload (ETag)", () => {
-    const a = jobIdOf({ bucket: "in", key: "a.mp4", etag: "e1" });
+  it("a job id is stable and differs per upload: ETag and upload time", () => {
+    const ref = { bucket: "in", key: "a.mp4", etag: "e1", modified: "2026-01-01T00:00:00Z" };
+    const a = jobIdOf(ref);
     expect(a).toMatch(/^[0-9a-f]{16}$/);
-    expect(jobIdOf({ bucket: "in", key: "a.mp4", etag: "e1" })).toBe(a);
-    expect(jobIdOf({ bucket: "in", key: "a.mp4", etag: "e2" })).not.toBe(a);
+    expect(jobIdOf({ ...ref })).toBe(a);
+    expect(jobIdOf({ ...ref, etag: "e2" })).not.toBe(a);
+    // A→B→A: the same content uploaded again later is another job.
+    expect(jobIdOf({ ...ref, modified: "2026-01-01T00:00:05Z" })).not.toBe(a);
     // No ambiguity between the parts.
     expect(jobIdOf({ bucket: "in", key: "a/b", etag: "" })).not.toBe(jobIdOf({ bucket: "in/a", key: "b", etag: "" }));
   });
 
-  it("claimable: unseen, pending and due, or running past its claim", () => {
-    const now = 1000;
-    expect(isClaimable(undefined, now)).toBe(true);
-    expect(isClaimable({ ...base, status: "pending", nextAttemptAt: 1000 }, now)).toBe(true);
-    expect(isClaimable({ ...base, status: "pending", nextAttemptAt: 1001 }, now)).toBe(false);
-    expect(isClaimable({ ...base, status: "running", claimExpiresAt: 999 }, now)).toBe(true);
-    expect(isClaimable({ ...base, status: "running", claimExpiresAt: 1000 }, now)).toBe(false);
-    expect(isClaimable({ ...base, status: "succeeded" }, now)).toBe(false);
-    expect(isClaimable({ ...base, status: "failed" }, now)).toBe(false);
+  it("an upload time is Last-Modified in whole seconds, whether a listing (ms) or a HEAD gave it", () => {
+    expect(uploadTime(new Date("2026-03-04T05:06:07.891Z"))).toBe("2026-03-04T05:06:07Z");
+    expect(uploadTime(new Date("Wed, 04 Mar 2026 05:06:07 GMT"))).toBe("2026-03-04T05:06:07Z");
+    expect(uploadTime(undefined)).toBe("");
   });
 
-  it("dueIn: now, later for a pending retry, never for finished or live claims", () => {
-    expect(dueIn(undefined, 0)).toBe(0);
-    expect(dueIn({ ...base, status: "pending", nextAttemptAt: 500 }, 100)).toBe(400);
-    expect(dueIn({ ...base, status: "running", claimExpiresAt: 500 }, 100)).toBeUndefined();
-    expect(dueIn({ ...base, status: "succeeded" }, 100)).toBeUndefined();
+  it("dueIn: now when unseen, later for a pending retry, at its lease's lapse when running, never when final", () => {
+    const lapsesIn = (job: Job) => (job.leaseMs ?? 0) - 100;
+    expect(dueIn(undefined, 0, lapsesIn)).toBe(0);
+    expect(dueIn({ ...base, status: "pending", nextAttemptAt: 500 }, 100, lapsesIn)).toBe(400);
+    expect(dueIn({ ...base, status: "pending", nextAttemptAt: 50 }, 100, lapsesIn)).toBe(0);
+    expect(dueIn({ ...base, status: "running", leaseMs: 30_000 }, 100, lapsesIn)).toBe(29_900);
+    for (const status of ["succeeded", "failed", "superseded"] as const) {
+      expect(dueIn({ ...base, status }, 100, lapsesIn)).toBeUndefined();
+    }
   });
 });

@@ -1,11 +1,17 @@
 // The jobs table against a real DynamoDB API (dynalite): the conditional writes are the whole
 // guarantee that replicas never both invoke, so they are tested here directly, under contention.
+import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { jobIdOf, type VideoRef } from "../../trigger/jobs/job.js";
-import { dynamoStore, uniqueName } from "./support/services.js";
+import { dynamoClient, dynamoStore, uniqueName } from "./support/services.js";
 
 const store = dynamoStore(uniqueName("jobs-store"));
-const video = (key: string, etag = "e1"): VideoRef => ({ bucket: "in", key, etag });
+const video = (key: string, etag = "e1", modified = "2026-01-01T00:00:00Z"): VideoRef => ({
+  bucket: "in",
+  key,
+  etag,
+  modified,
+});
 
 beforeAll(async () => {
   // Twice and at once, as two replicas starting together would.
@@ -29,32 +35,43 @@ describe("DynamoJobStore", () => {
     }
   });
 
-  it("never lets a finished job be claimed again; a new ETag is a new job", async () => {
+  it("never lets a finished job be claimed again; a new ETag, or the same content uploaded again, is a new job", async () => {
     const ref = video("done.mp4");
     const first = await store.claim(ref, "a", Date.now(), 60_000);
     if (!first.claimed) throw new Error("expected a claim");
-    expect(await store.succeed(first.claim, { now: Date.now(), statusCode: 200, result: '{"ok":true}' })).toBe(true);
+    const done = { now: Date.now(), statusCode: 200, status: "succeeded", result: '{"ok":true}' } as const;
+    expect(await store.finish(first.claim, done)).toBe(true);
     const again = await store.claim(ref, "b", Date.now() + 10_000_000, 60_000);
     expect(again).toMatchObject({ claimed: false, job: { status: "succeeded", result: '{"ok":true}' } });
-    const reupload = await store.claim(video("done.mp4", "e2"), "b", Date.now(), 60_000);
+    expect((await store.claim(video("done.mp4", "e2"), "b", Date.now(), 60_000)).claimed).toBe(true);
+    // A→B→A: the first content again, uploaded later.
+    const reupload = await store.claim(video("done.mp4", "e1", "2026-01-01T00:00:09Z"), "b", Date.now(), 60_000);
     expect(reupload.claimed).toBe(true);
-    expect((await store.findByKey("in", "done.mp4")).map((j) => j.etag).sort()).toEqual(["e1", "e2"]);
+    const uploads = (await store.findByKey("in", "done.mp4")).map((j) => `${j.etag}@${j.modified}`).sort();
+    expect(uploads).toEqual(["e1@2026-01-01T00:00:00Z", "e1@2026-01-01T00:00:09Z", "e2@2026-01-01T00:00:00Z"]);
   });
 
-  it("makes a crashed claim claimable after its expiry, and fences the old holder out", async () => {
+  it("takes a running job over only under the very lease seen, and fences the old holder out", async () => {
     const ref = video("crash.mp4");
     const now = Date.now();
     const dead = await store.claim(ref, "dead", now, 1000);
     if (!dead.claimed) throw new Error("expected a claim");
-    expect((await store.claim(ref, "b", now + 500, 1000)).claimed).toBe(false);
-    const taken = await store.claim(ref, "b", now + 1500, 1000);
-    if (!taken.claimed) throw new Error("expected the expired claim to be taken");
-    expect(taken.claim.job.attempts).toBe(2);
+    // No wall-clock expiry: however late another replica's clock says it is, a running job stays held.
+    expect((await store.claim(ref, "b", now + 3_600_000, 1000)).claimed).toBe(false);
+    expect((await store.claim(ref, "b", now, 1000, { token: "another", version: 0 })).claimed).toBe(false);
+    // A renewal since the sighting wins over the takeover.
+    expect(await store.renew(dead.claim, { now })).toBe(true);
+    expect((await store.claim(ref, "b", now, 1000, { token: dead.claim.token, version: 0 })).claimed).toBe(false);
+    const taken = await store.claim(ref, "b", now, 1000, { token: dead.claim.token, version: 1 });
+    if (!taken.claimed) throw new Error("expected the lapsed lease to be taken over");
+    expect(taken.claim.job).toMatchObject({ attempts: 2, leaseVersion: 0, owner: "b" });
     // The first holder wakes up late: none of its writes may land.
-    expect(await store.succeed(dead.claim, { now: now + 1600 })).toBe(false);
-    expect(await store.fail(dead.claim, { now: now + 1600, reason: "x" })).toBe(false);
-    expect(await store.retryLater(dead.claim, { now: now + 1600, reason: "x", nextAttemptAt: 0 })).toBe(false);
-    expect(await store.succeed(taken.claim, { now: now + 1700, statusCode: 200 })).toBe(true);
+    expect(await store.finish(dead.claim, { now, status: "succeeded" })).toBe(false);
+    expect(await store.finish(dead.claim, { now, status: "failed", reason: "x" })).toBe(false);
+    expect(await store.later(dead.claim, { now, reason: "x", nextAttemptAt: 0 })).toBe(false);
+    expect(await store.renew(dead.claim, { now })).toBe(false);
+    expect(await store.release(dead.claim, { now })).toBe(false);
+    expect(await store.finish(taken.claim, { now, statusCode: 200, status: "succeeded" })).toBe(true);
     expect(await store.get(ref)).toMatchObject({ status: "succeeded", owner: "b", attempts: 2 });
   });
 
@@ -63,9 +80,9 @@ describe("DynamoJobStore", () => {
     const now = Date.now();
     const c1 = await store.claim(ref, "a", now, 60_000);
     if (!c1.claimed) throw new Error("expected a claim");
-    expect(
-      await store.retryLater(c1.claim, { now, statusCode: 503, reason: "HTTP 503", nextAttemptAt: now + 5000 }),
-    ).toBe(true);
+    expect(await store.later(c1.claim, { now, statusCode: 503, reason: "HTTP 503", nextAttemptAt: now + 5000 })).toBe(
+      true,
+    );
     expect(await store.get(ref)).toMatchObject({ status: "pending", lastError: "HTTP 503", lastStatusCode: 503 });
     expect((await store.claim(ref, "b", now + 4999, 60_000)).claimed).toBe(false);
     const c2 = await store.claim(ref, "b", now + 5000, 60_000);
@@ -80,7 +97,8 @@ describe("DynamoJobStore", () => {
       if (!c.claimed) throw new Error("expected a claim");
       expect(c.claim.job.attempts).toBe(1);
       const due = now + i * 1000 + 500;
-      expect(await store.busy(c.claim, { now, statusCode: 429, reason: "HTTP 429", nextAttemptAt: due })).toBe(true);
+      const busy = { now, statusCode: 429, reason: "HTTP 429", nextAttemptAt: due, busy: true };
+      expect(await store.later(c.claim, busy)).toBe(true);
       expect(await store.get(ref)).toMatchObject({
         status: "pending",
         attempts: 0,
@@ -93,7 +111,7 @@ describe("DynamoJobStore", () => {
     const c = await store.claim(ref, "a", now + 10_000, 60_000);
     if (!c.claimed) throw new Error("expected a claim");
     const stolen = { ...c.claim, token: "not-the-token" };
-    expect(await store.busy(stolen, { now, reason: "x", nextAttemptAt: 0 })).toBe(false);
+    expect(await store.later(stolen, { now, reason: "x", nextAttemptAt: 0, busy: true })).toBe(false);
     expect(await store.get(ref)).toMatchObject({ status: "running", attempts: 1, busyAnswers: 3 });
   });
 
@@ -101,7 +119,7 @@ describe("DynamoJobStore", () => {
     const ref = video("bad.mp4");
     const c1 = await store.claim(ref, "a", Date.now(), 60_000);
     if (!c1.claimed) throw new Error("expected a claim");
-    await store.fail(c1.claim, { now: Date.now(), statusCode: 422, reason: "not a video" });
+    await store.finish(c1.claim, { now: Date.now(), statusCode: 422, status: "failed", reason: "not a video" });
     expect(await store.get(ref)).toMatchObject({ status: "failed", lastError: "not a video", lastStatusCode: 422 });
     expect((await store.claim(ref, "a", Date.now(), 60_000)).claimed).toBe(false);
     expect(await store.requeue(ref, Date.now())).toBe(true);
@@ -110,29 +128,52 @@ describe("DynamoJobStore", () => {
     expect(c2.claimed && c2.claim.job.attempts).toBe(1);
   });
 
-  it("renews a held claim, and only the holder can", async () => {
+  it("records a superseded upload as final: neither claimed again nor re-queued", async () => {
+    const ref = video("replaced.mp4");
+    const c = await store.claim(ref, "a", Date.now(), 60_000);
+    if (!c.claimed) throw new Error("expected a claim");
+    const outcome = { now: Date.now(), statusCode: 409, status: "superseded", reason: "replaced" } as const;
+    expect(await store.finish(c.claim, outcome)).toBe(true);
+    expect(await store.get(ref)).toMatchObject({ status: "superseded", lastError: "replaced", lastStatusCode: 409 });
+    expect((await store.claim(ref, "b", Date.now() + 10_000_000, 60_000)).claimed).toBe(false);
+    expect(await store.requeue(ref, Date.now())).toBe(false);
+  });
+
+  it("renews a held claim by bumping its lease version, and only the holder can", async () => {
     const ref = video("renew.mp4");
     const now = Date.now();
     const c = await store.claim(ref, "a", now, 1000);
     if (!c.claimed) throw new Error("expected a claim");
-    expect(await store.renew(c.claim, { now: now + 900, claimExpiresAt: now + 1900 })).toBe(true);
-    expect((await store.claim(ref, "b", now + 1500, 1000)).claimed).toBe(false);
-    const stolen = { ...c.claim, token: "not-the-token" };
-    expect(await store.renew(stolen, { now: now + 1600, claimExpiresAt: now + 99_000 })).toBe(false);
-    expect((await store.claim(ref, "b", now + 2000, 1000)).claimed).toBe(true);
-    expect(await store.renew(c.claim, { now: now + 2100, claimExpiresAt: now + 3100 })).toBe(false);
+    expect(c.claim.job).toMatchObject({ leaseVersion: 0, leaseMs: 1000 });
+    expect(await store.renew(c.claim, { now })).toBe(true);
+    expect(await store.renew(c.claim, { now })).toBe(true);
+    expect(await store.get(ref)).toMatchObject({ status: "running", leaseVersion: 2, owner: "a" });
+    expect(await store.renew({ ...c.claim, token: "not-the-token" }, { now })).toBe(false);
   });
 
-  it("extends an async claim until the callback, which then records the outcome", async () => {
+  it("releases a held job at once: pending, due now, its attempt given back, claimable by another", async () => {
+    const ref = video("release.mp4");
+    const now = Date.now();
+    const c = await store.claim(ref, "a", now, 60_000);
+    if (!c.claimed) throw new Error("expected a claim");
+    expect(await store.release(c.claim, { now })).toBe(true);
+    expect(await store.get(ref)).toMatchObject({ status: "pending", attempts: 0, nextAttemptAt: now });
+    const b = await store.claim(ref, "b", now, 60_000);
+    expect(b.claimed && b.claim.job).toMatchObject({ owner: "b", attempts: 1 });
+  });
+
+  it("extends an async claim until the callback: a new lease length and version", async () => {
     const ref = video("async.mp4");
     const now = Date.now();
     const c = await store.claim(ref, "a", now, 1000);
     if (!c.claimed) throw new Error("expected a claim");
-    expect(
-      await store.accepted(c.claim, { now, statusCode: 202, callId: "call-1", claimExpiresAt: now + 60_000 }),
-    ).toBe(true);
-    expect((await store.claim(ref, "b", now + 2000, 1000)).claimed).toBe(false);
-    expect(await store.get(ref)).toMatchObject({ status: "running", callId: "call-1" });
+    expect(await store.accepted(c.claim, { now, statusCode: 202, callId: "call-1", leaseMs: 60_000 })).toBe(true);
+    expect(await store.get(ref)).toMatchObject({
+      status: "running",
+      callId: "call-1",
+      leaseMs: 60_000,
+      leaseVersion: 1,
+    });
   });
 
   it("reads many jobs at once (more than one BatchGet) and lists them all", async () => {
@@ -144,10 +185,29 @@ describe("DynamoJobStore", () => {
     expect((await store.list()).filter((j) => j.key.startsWith("many/"))).toHaveLength(150);
   });
 
-  it("stores keys with any characters, and objects without an ETag", async () => {
-    const odd = { bucket: "in", key: "a b/ü+%20#?.mp4", etag: "" };
+  it("refuses a table keyed the older way (video, etag), where a re-upload of old content could never run", async () => {
+    const old = uniqueName("jobs-old");
+    await dynamoClient().send(
+      new CreateTableCommand({
+        TableName: old,
+        AttributeDefinitions: [
+          { AttributeName: "video", AttributeType: "S" },
+          { AttributeName: "etag", AttributeType: "S" },
+        ],
+        KeySchema: [
+          { AttributeName: "video", KeyType: "HASH" },
+          { AttributeName: "etag", KeyType: "RANGE" },
+        ],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+    await expect(dynamoStore(old).ensureTable()).rejects.toThrow(/older trigger; set JOBS_TABLE to a new table/);
+  });
+
+  it("stores keys with any characters, and objects without an ETag or upload time", async () => {
+    const odd = { bucket: "in", key: "a b/ü+%20#?.mp4", etag: "", modified: "" };
     const c = await store.claim(odd, "a", Date.now(), 60_000);
     expect(c.claimed).toBe(true);
-    expect(await store.get(odd)).toMatchObject({ key: "a b/ü+%20#?.mp4", etag: "" });
+    expect(await store.get(odd)).toMatchObject({ key: "a b/ü+%20#?.mp4", etag: "", modified: "" });
   });
 });

@@ -1,11 +1,24 @@
 // Where jobs live: the narrow interface the daemon and the CLI work against.
-import type { Claim, Job, VideoRef } from "./job.js";
+import type { Claim, Job, SeenLease, VideoRef } from "./job.js";
 
 export type ClaimResult = { claimed: true; claim: Claim } | { claimed: false; job?: Job };
 
 export interface Outcome {
   now: number;
   statusCode?: number;
+}
+
+/** A final outcome: the job is not run again (until `retry`, for failed). */
+export type Final =
+  | { status: "succeeded"; result?: string }
+  | { status: "failed"; reason: string }
+  | { status: "superseded"; reason: string };
+
+/** Back to pending until nextAttemptAt; busy: the function did not start it, so no attempt is spent. */
+export interface Later {
+  reason: string;
+  nextAttemptAt: number;
+  busy?: boolean;
 }
 
 export interface JobStore {
@@ -15,26 +28,23 @@ export interface JobStore {
   /** The jobs that exist among refs, by jobId. */
   getMany(refs: readonly VideoRef[]): Promise<Map<string, Job>>;
   /**
-   * Atomically takes the job when it is claimable (new, pending and due, or running past its
-   * claim expiry), counting an attempt. On conflict, returns the current record instead.
+   * Atomically takes the job when it is new, or pending and due, or, with `takeover`, running
+   * under exactly that lease (seen unchanged for its duration), counting an attempt. On
+   * conflict, returns the current record instead.
    */
-  claim(ref: VideoRef, owner: string, now: number, leaseMs: number): Promise<ClaimResult>;
-  /** The outcome writes below succeed only while the claim is still held; false when it was lost. */
-  succeed(claim: Claim, outcome: Outcome & { result?: string }): Promise<boolean>;
-  fail(claim: Claim, outcome: Outcome & { reason: string }): Promise<boolean>;
-  retryLater(claim: Claim, outcome: Outcome & { reason: string; nextAttemptAt: number }): Promise<boolean>;
-  /**
-   * The function was busy (429) and did not start the work: pending until nextAttemptAt, with the
-   * claim's attempt given back, so busy answers never use up MAX_ATTEMPTS.
-   */
-  busy(claim: Claim, outcome: Outcome & { reason: string; nextAttemptAt: number }): Promise<boolean>;
-  /** Extends a held claim (the heartbeat of a running call). */
-  renew(claim: Claim, outcome: Outcome & { claimExpiresAt: number }): Promise<boolean>;
-  /** Async mode: the gateway queued the call; the claim is extended to wait for the callback. */
-  accepted(claim: Claim, outcome: Outcome & { callId?: string; claimExpiresAt: number }): Promise<boolean>;
+  claim(ref: VideoRef, owner: string, now: number, leaseMs: number, takeover?: SeenLease): Promise<ClaimResult>;
+  /** The writes below succeed only while the claim is still held; false when it was lost. */
+  finish(claim: Claim, outcome: Outcome & Final): Promise<boolean>;
+  later(claim: Claim, outcome: Outcome & Later): Promise<boolean>;
+  /** Bumps the lease version (the heartbeat of a running call); leaseMs: a new duration. */
+  renew(claim: Claim, outcome: Outcome & { leaseMs?: number }): Promise<boolean>;
+  /** Async mode: the gateway queued the call; the lease now lasts leaseMs, waiting for the callback. */
+  accepted(claim: Claim, outcome: Outcome & { callId?: string; leaseMs: number }): Promise<boolean>;
+  /** Gives a held job back at once (shutdown): pending and due now, its attempt not spent. */
+  release(claim: Claim, outcome: Outcome): Promise<boolean>;
   /** A failed job back to pending with its attempts reset; false unless it was failed. */
   requeue(ref: VideoRef, now: number): Promise<boolean>;
-  /** Every version of one object's jobs. */
+  /** Every upload's job of one object. */
   findByKey(bucket: string, key: string): Promise<Job[]>;
   /** All jobs (for `trigger status`). */
   list(): Promise<Job[]>;

@@ -24,4 +24,16 @@ describe("trigger/k8s/configmap.yaml", () => {
     expect(concurrency).toBeGreaterThanOrEqual(1);
     expect(replicas * concurrency).toBeLessThanOrEqual(maxInflight * minScale);
   });
+
+  it("lets a rolling update wait for a call in flight rather than run its video again", () => {
+    const data = (configMap?.data ?? {}) as Record<string, string>;
+    const grace = Number(
+      (deployment?.spec as { template?: { spec?: { terminationGracePeriodSeconds?: number } } })?.template?.spec
+        ?.terminationGracePeriodSeconds,
+    );
+    const shutdown = Number(data.SHUTDOWN_TIMEOUT_SECONDS);
+    // A call ends by INVOKE_TIMEOUT_SECONDS; then what still runs is released (daemon.ts waits 5 s).
+    expect(shutdown).toBeGreaterThanOrEqual(Number(data.INVOKE_TIMEOUT_SECONDS));
+    expect(grace).toBeGreaterThanOrEqual(shutdown + 10);
+  });
 });

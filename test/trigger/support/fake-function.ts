@@ -17,8 +17,11 @@ export interface FakeCall {
   bucket: string;
   key: string;
   at: number;
+  etag?: string;
   authorization?: string;
   jobId?: string;
+  /** Set when the caller closed the request before the answer (a call given up). */
+  closedEarly?: boolean;
 }
 
 export class FakeFunction {
@@ -43,15 +46,23 @@ export class FakeFunction {
           res.writeHead(404).end("no route");
           return;
         }
-        const body = JSON.parse((await readAll(req)).toString("utf8") || "{}") as { bucket?: string; key?: string };
+        const body = JSON.parse((await readAll(req)).toString("utf8") || "{}") as {
+          bucket?: string;
+          key?: string;
+          etag?: string;
+        };
         const call: FakeCall = {
           bucket: body.bucket ?? "",
           key: body.key ?? "",
+          etag: body.etag,
           at: Date.now(),
           authorization: req.headers.authorization,
           jobId: req.headers["x-job-id"] as string | undefined,
         };
         this.calls.push(call);
+        res.once("close", () => {
+          if (!res.writableFinished) call.closedEarly = true;
+        });
         const answer = this.answer(call);
         const delay = answer.delayMs ?? this.delayMs;
         if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));

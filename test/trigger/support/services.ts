@@ -2,6 +2,7 @@
 // names, buckets, and the environment a trigger process needs to reach them.
 import { randomBytes } from "node:crypto";
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createDynamoClient } from "../../../lib/dynamo.js";
 import { createS3Client, stripQuotes } from "../../../lib/s3.js";
 import { DynamoJobStore } from "../../../trigger/jobs/dynamo-store.js";
@@ -26,16 +27,17 @@ export function s3Client(): S3Client {
   });
 }
 
-export function dynamoStore(table: string): DynamoJobStore {
-  return new DynamoJobStore(
-    createDynamoClient({
-      endpoint: requireEnv("DYNAMODB_ENDPOINT"),
-      region: process.env.AWS_REGION ?? "us-east-1",
-      accessKeyId: requireEnv("AWS_ACCESS_KEY_ID"),
-      secretAccessKey: requireEnv("AWS_SECRET_ACCESS_KEY"),
-    }),
-    table,
-  );
+export function dynamoClient(): DynamoDBDocumentClient {
+  return createDynamoClient({
+    endpoint: requireEnv("DYNAMODB_ENDPOINT"),
+    region: process.env.AWS_REGION ?? "us-east-1",
+    accessKeyId: requireEnv("AWS_ACCESS_KEY_ID"),
+    secretAccessKey: requireEnv("AWS_SECRET_ACCESS_KEY"),
+  });
+}
+
+export function dynamoStore(table: string, client = dynamoClient()): DynamoJobStore {
+  return new DynamoJobStore(client, table);
 }
 
 export async function createBuckets(s3: S3Client, ...names: string[]): Promise<void> {

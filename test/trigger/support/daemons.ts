@@ -1,0 +1,58 @@
+// Daemons in the test's own process against the run's real Ceph RGW and dynalite, and waits on
+// what they write.
+import { memoryLogger } from "../../../lib/log.js";
+import { readTriggerSettings } from "../../../trigger/config.js";
+import { type DaemonDeps, startDaemon } from "../../../trigger/daemon.js";
+import type { Job } from "../../../trigger/jobs/job.js";
+import type { JobStore } from "../../../trigger/jobs/store.js";
+import { dynamoStore, triggerEnv, uniqueName } from "./services.js";
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls fn until it returns something other than undefined or false. */
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** The job of a key's newest upload (the table's sort key begins with the upload time). */
+export async function newestJob(store: JobStore, bucket: string, key: string): Promise<Job | undefined> {
+  return (await store.findByKey(bucket, key)).at(-1);
+}
+
+/** Starts daemons (each with a memory logger) and stops them all at the end. */
+export class TestDaemons {
+  private readonly running: { close(): Promise<unknown> }[] = [];
+
+  track(thing: { close(): Promise<unknown> }): void {
+    this.running.push(thing);
+  }
+
+  /** One daemon on bucket; `table` shares a jobs table between replicas (a fresh one by default). */
+  async start(
+    bucket: string,
+    gatewayUrl: string,
+    extra: Record<string, string> = {},
+    deps: Omit<DaemonDeps, "logger"> = {},
+    table = uniqueName("jobs"),
+  ) {
+    const logger = memoryLogger("trigger");
+    const settings = readTriggerSettings(triggerEnv({ bucket, table, gatewayUrl, ...extra }));
+    const daemon = await startDaemon(settings, { logger, ...deps });
+    this.track({ close: () => daemon.stop() });
+    return { daemon, logger, store: dynamoStore(table), settings, table };
+  }
+
+  async closeAll(): Promise<void> {
+    for (const thing of this.running.splice(0).reverse()) await thing.close().catch(() => undefined);
+  }
+}
