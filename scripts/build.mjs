@@ -1,6 +1,8 @@
 // npm run build: the function, the trigger and the facerec CLI as one ES module each in dist/ (dependencies stay
 // in node_modules). Starting from a bundle skips compiling TypeScript at every start: the
 // function's cold start is measured from here (npm run bench).
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { build } from "esbuild";
 
 const entries = {
@@ -11,13 +13,25 @@ const entries = {
   "ffmpeg-host": "functions/face-recognition/pipeline/ffmpeg-host.ts",
 };
 
-// The packages (CommonJS, all of them) are loaded with require(): imported from an ES module, Node
-// first parses each one to guess its format and its export names (~0.15 s of the function's start).
+// The CommonJS packages are loaded with require(): imported from an ES module, Node first parses
+// each one to guess its format and its export names, a cost on every start. A package that offers
+// only ES modules (p-queue) stays an import: require() of it gives its namespace, not its default.
+const packageName = (specifier) =>
+  specifier
+    .split("/")
+    .slice(0, specifier.startsWith("@") ? 2 : 1)
+    .join("/");
+const esmOnly = (specifier) => {
+  const file = join("node_modules", packageName(specifier), "package.json");
+  if (!existsSync(file)) return false;
+  const pkg = JSON.parse(readFileSync(file, "utf8"));
+  return pkg.type === "module" && !JSON.stringify(pkg.exports ?? {}).includes('"require"');
+};
 const requirePackages = {
   name: "require-packages",
   setup(b) {
     b.onResolve({ filter: /^[^./]/ }, (args) =>
-      args.path.startsWith("node:") || args.namespace === "package"
+      args.path.startsWith("node:") || args.namespace === "package" || esmOnly(args.path)
         ? { path: args.path, external: true }
         : { path: args.path, namespace: "package" },
     );
