@@ -18,7 +18,7 @@ export class PickleFormatError extends PickleError {}
 /** The pickle asks for something that would run code or build arbitrary objects in Python. */
 export class UnsafePickleError extends PickleError {}
 
-export interface PickleList {
+interface PickleList {
   kind: "list";
   items: PickleValue[];
   depth: number;
@@ -28,7 +28,7 @@ export interface PickleTuple {
   items: readonly PickleValue[];
   depth: number;
 }
-export interface PickleDict {
+interface PickleDict {
   kind: "dict";
   /** Only str keys are accepted. */
   entries: Map<string, PickleValue>;
