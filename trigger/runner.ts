@@ -5,7 +5,7 @@ import { type BackoffOptions, retryDelay } from "./backoff.js";
 import type { InvokeOutcome, Invoker } from "./invoker.js";
 import { type Claim, type Job, jobIdOf, refOf, type VideoRef } from "./jobs/job.js";
 import type { LeaseObserver } from "./jobs/lease.js";
-import type { JobStore } from "./jobs/store.js";
+import type { Final, JobStore } from "./jobs/store.js";
 import type { TriggerMetrics } from "./metrics.js";
 
 export interface RunnerOptions {
@@ -176,30 +176,15 @@ export class JobRunner {
 
   /** Records an outcome for a held claim: from a synchronous answer, or from an async callback. */
   async record(claim: Claim, outcome: InvokeOutcome, fields: Record<string, unknown> = {}): Promise<void> {
-    const { store, metrics } = this.deps;
+    const { store } = this.deps;
     const log = this.log(claim.job).child({ attempt: claim.job.attempts, ...fields });
     const now = this.now();
     let held: boolean;
     switch (outcome.kind) {
       case "succeeded":
-        held = await store.finish(claim, {
-          now,
-          statusCode: outcome.status,
-          status: "succeeded",
-          result: outcome.result,
-        });
-        if (held) metrics.succeeded.inc();
-        log.info("video succeeded", { status: outcome.status });
-        break;
       case "superseded":
-        held = await store.finish(claim, {
-          now,
-          statusCode: outcome.status,
-          status: "superseded",
-          reason: outcome.reason,
-        });
-        if (held) metrics.superseded.inc();
-        log.info("video superseded by a newer upload", { status: outcome.status, reason: outcome.reason });
+      case "permanent":
+        held = await this.finish(claim, outcome, now, log);
         break;
       case "accepted":
         held = await store.accepted(claim, {
@@ -210,11 +195,6 @@ export class JobRunner {
         });
         log.info("invocation queued by the gateway", { callId: outcome.callId });
         break;
-      case "permanent":
-        held = await store.finish(claim, { now, statusCode: outcome.status, status: "failed", reason: outcome.reason });
-        if (held) metrics.failed.inc({ kind: "permanent" });
-        log.error("video failed", { status: outcome.status, reason: outcome.reason });
-        break;
       case "transient":
         held = await this.later(claim, outcome, now, log);
         break;
@@ -223,6 +203,35 @@ export class JobRunner {
       // Our lease lapsed and another replica took the job: its outcome is the one that counts.
       log.warn("claim lost before the outcome was recorded", { outcome: outcome.kind });
     }
+  }
+
+  /** A final answer: succeeded, superseded (a newer upload has its own job), or failed for good. */
+  private async finish(
+    claim: Claim,
+    outcome: Extract<InvokeOutcome, { kind: "succeeded" | "superseded" | "permanent" }>,
+    now: number,
+    log: Logger,
+  ): Promise<boolean> {
+    const { store, metrics } = this.deps;
+    const final: Final =
+      outcome.kind === "succeeded"
+        ? { status: "succeeded", result: outcome.result }
+        : outcome.kind === "superseded"
+          ? { status: "superseded", reason: outcome.reason }
+          : { status: "failed", reason: outcome.reason };
+    const held = await store.finish(claim, { now, statusCode: outcome.status, ...final });
+    const fields = { status: outcome.status, ...("reason" in final ? { reason: final.reason } : {}) };
+    if (final.status === "succeeded") {
+      if (held) metrics.succeeded.inc();
+      log.info("video succeeded", fields);
+    } else if (final.status === "superseded") {
+      if (held) metrics.superseded.inc();
+      log.info("video superseded by a newer upload", fields);
+    } else {
+      if (held) metrics.failed.inc({ kind: "permanent" });
+      log.error("video failed", fields);
+    }
+    return held;
   }
 
   /** A transient answer: retried after a backoff, or failed once the attempts ran out (busy never does). */

@@ -1,50 +1,31 @@
 // Must show: kill -9 the daemon in the middle of a 30-video batch and start it again — all 30
 // processed, and the real function invoked once per video (counted on the function side, from
 // its "video started" log lines), apart from the calls that were cut off mid-flight.
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { FunctionProcess, TriggerProcess } from "./support/processes.js";
-import { startRealFunction, startTrigger, tinyVideo } from "./support/processes.js";
-import { createBuckets, dynamoStore, inParallel, put, s3Client, triggerEnv, uniqueName } from "./support/services.js";
+import { expect, it } from "vitest";
+import { withRealBatch } from "./support/batch.js";
+import { startTrigger } from "./support/processes.js";
+import { triggerEnv } from "./support/services.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const CONCURRENCY = 3;
 
-const input = uniqueName("in-crash");
-const output = uniqueName("out-crash");
-const table = uniqueName("jobs-crash");
-const store = dynamoStore(table);
 const keys = Array.from({ length: 30 }, (_, i) => `batch/video-${String(i).padStart(2, "0")}.mp4`);
-let fn: FunctionProcess;
-const triggers: TriggerProcess[] = [];
-
-beforeAll(async () => {
-  const s3 = s3Client();
-  await createBuckets(s3, input, output);
-  const [started] = await Promise.all([
-    startRealFunction("function", { input, output }),
-    tinyVideo().then((video) => inParallel(keys, 8, (key) => put(s3, input, key, video))),
-  ]);
-  fn = started;
-});
-
-afterAll(async () => {
-  for (const trigger of triggers) await trigger.stop();
-  await fn?.stop();
-});
+const batch = withRealBatch("crash", keys);
+const { input, table, store, triggers } = batch;
 
 it("resumes after kill -9: all 30 processed, each invoked once except calls cut off mid-flight", async () => {
   const env = triggerEnv({
     bucket: input,
     table,
-    gatewayUrl: fn.url,
+    gatewayUrl: batch.fn.url,
     INVOKE_CONCURRENCY: String(CONCURRENCY),
     POLL_INTERVAL_SECONDS: "0.5",
   });
   const first = await startTrigger("trigger-1", env);
   triggers.push(first);
   const deadline = Date.now() + 60_000;
-  while (fn.started() < 10 && Date.now() < deadline) await sleep(50);
-  expect(fn.started()).toBeGreaterThanOrEqual(10);
+  while (batch.fn.started() < 10 && Date.now() < deadline) await sleep(50);
+  expect(batch.fn.started()).toBeGreaterThanOrEqual(10);
 
   expect(await first.kill("SIGKILL")).toEqual({ code: null, signal: "SIGKILL" });
   // The claims the dead process still held: its calls cut off mid-flight.
@@ -63,7 +44,7 @@ it("resumes after kill -9: all 30 processed, each invoked once except calls cut 
   }
   expect(jobs.map((job) => [job.key, job.status]).sort()).toEqual(keys.map((key) => [key, "succeeded"]));
 
-  const counts = Object.fromEntries(keys.map((key) => [key, fn.started(key)]));
+  const counts = Object.fromEntries(keys.map((key) => [key, batch.fn.started(key)]));
   for (const key of keys) {
     if (cutOff.has(key)) expect(counts[key], key).toBeLessThanOrEqual(2);
     else expect(counts[key], key).toBe(1);
@@ -72,9 +53,9 @@ it("resumes after kill -9: all 30 processed, each invoked once except calls cut 
   const redone = keys.filter((key) => (counts[key] ?? 0) > 1);
   console.log(
     `kill -9 after ${doneBeforeKill} of 30 done; ${cutOff.size} cut off mid-flight; ` +
-      `re-invoked ${redone.length}; function calls ${fn.started()} for 30 videos`,
+      `re-invoked ${redone.length}; function calls ${batch.fn.started()} for 30 videos`,
   );
-  expect(fn.started()).toBe(keys.length + redone.length);
+  expect(batch.fn.started()).toBe(keys.length + redone.length);
 
   expect(await second.kill("SIGTERM")).toEqual({ code: 0, signal: null });
 });

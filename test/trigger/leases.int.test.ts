@@ -2,27 +2,14 @@
 // judged on each replica's own clock (a skewed wall clock changes nothing), a holder that cannot
 // renew gives its call up before another replica may take the job, and shutdown releases a call
 // it cannot wait for so another replica runs it at once.
-import type { S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newestJob, TestDaemons, until } from "./support/daemons.js";
-import { type FakeCall, FakeFunction } from "./support/fake-function.js";
-import { createBuckets, dynamoClient, dynamoStore, put, s3Client, uniqueName } from "./support/services.js";
+import { describe, expect, it } from "vitest";
+import { newestJob, until, withPlayedFunction } from "./support/daemons.js";
+import type { FakeCall } from "./support/fake-function.js";
+import { createBuckets, dynamoClient, dynamoStore, put, uniqueName } from "./support/services.js";
 
-let s3: S3Client;
-const fn = new FakeFunction();
-let fnUrl: string;
-const daemons = new TestDaemons();
-
-beforeAll(async () => {
-  s3 = s3Client();
-  fnUrl = await fn.start();
-});
-
-afterAll(async () => {
-  await daemons.closeAll();
-  await fn.close();
-});
+const played = withPlayedFunction();
+const { fn, daemons } = played;
 
 /** A real client whose lease renewals (updates that bump leaseVersion while held) fail. */
 function clientThatCannotRenew(): DynamoDBDocumentClient {
@@ -46,8 +33,8 @@ const firstOf = (call: FakeCall, bucket: string) => fn.calls.find((c) => c.bucke
 
 async function bucketWith(prefix: string, key: string): Promise<string> {
   const bucket = uniqueName(prefix);
-  await createBuckets(s3, bucket);
-  await put(s3, bucket, key, `${prefix} video`);
+  await createBuckets(played.s3, bucket);
+  await put(played.s3, bucket, key, `${prefix} video`);
   return bucket;
 }
 
@@ -56,11 +43,11 @@ describe("leases", () => {
     const bucket = await bucketWith("in-skew", "long.mp4");
     fn.answer = () => ({ status: 200, delayMs: 2500 });
     const env = { CLAIM_TIMEOUT_SECONDS: "0.6", POLL_INTERVAL_SECONDS: "0.2" };
-    const a = await daemons.start(bucket, fnUrl, { ...env, TRIGGER_ID: "a" });
+    const a = await daemons.start(bucket, played.url, { ...env, TRIGGER_ID: "a" });
     await until("the call", () => fn.calls.find((c) => c.bucket === bucket));
     const b = await daemons.start(
       bucket,
-      fnUrl,
+      played.url,
       { ...env, TRIGGER_ID: "b" },
       { now: () => Date.now() + 3_600_000 },
       a.table,
@@ -81,9 +68,9 @@ describe("leases", () => {
     const table = uniqueName("jobs");
     const env = { CLAIM_TIMEOUT_SECONDS: "0.6", POLL_INTERVAL_SECONDS: "0.2" };
     const store = dynamoStore(table, clientThatCannotRenew());
-    const a = await daemons.start(bucket, fnUrl, { ...env, TRIGGER_ID: "a" }, { store }, table);
+    const a = await daemons.start(bucket, played.url, { ...env, TRIGGER_ID: "a" }, { store }, table);
     const first = await until("the first call", () => fn.calls.find((c) => c.bucket === bucket));
-    const b = await daemons.start(bucket, fnUrl, { ...env, TRIGGER_ID: "b" }, {}, table);
+    const b = await daemons.start(bucket, played.url, { ...env, TRIGGER_ID: "b" }, {}, table);
     const job = await until("success", async () => {
       const j = await newestJob(b.store, bucket, "clip.mp4");
       return j?.status === "succeeded" ? j : undefined;
@@ -107,9 +94,9 @@ describe("leases", () => {
     fn.answer = (call) => (firstOf(call, bucket) ? { status: 200, delayMs: 10_000 } : { status: 200 });
     // A 30 s lease: only the release can let the other replica in this soon.
     const env = { CLAIM_TIMEOUT_SECONDS: "30", POLL_INTERVAL_SECONDS: "0.2", SHUTDOWN_TIMEOUT_SECONDS: "0.5" };
-    const a = await daemons.start(bucket, fnUrl, { ...env, TRIGGER_ID: "a" });
+    const a = await daemons.start(bucket, played.url, { ...env, TRIGGER_ID: "a" });
     const first = await until("the first call", () => fn.calls.find((c) => c.bucket === bucket));
-    await daemons.start(bucket, fnUrl, { ...env, TRIGGER_ID: "b" }, {}, a.table);
+    await daemons.start(bucket, played.url, { ...env, TRIGGER_ID: "b" }, {}, a.table);
     const stopping = Date.now();
     expect(await a.daemon.stop()).toEqual({ drained: false });
     const job = await until("success", async () => {

@@ -1,41 +1,22 @@
 // Must show: two daemons on the same bucket at once — no video invoked twice (counted on the real
 // function's side), every video processed, and both replicas did part of the work.
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { FunctionProcess, TriggerProcess } from "./support/processes.js";
-import { startRealFunction, startTrigger, tinyVideo } from "./support/processes.js";
-import { createBuckets, dynamoStore, inParallel, put, s3Client, triggerEnv, uniqueName } from "./support/services.js";
+import { expect, it } from "vitest";
+import { withRealBatch } from "./support/batch.js";
+import { startTrigger } from "./support/processes.js";
+import { triggerEnv } from "./support/services.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const input = uniqueName("in-replicas");
-const output = uniqueName("out-replicas");
-const table = uniqueName("jobs-replicas");
-const store = dynamoStore(table);
 const keys = Array.from({ length: 16 }, (_, i) => `shared/video-${String(i).padStart(2, "0")}.mp4`);
-let fn: FunctionProcess;
-const triggers: TriggerProcess[] = [];
-
-beforeAll(async () => {
-  const s3 = s3Client();
-  await createBuckets(s3, input, output);
-  const [started] = await Promise.all([
-    startRealFunction("function", { input, output }),
-    tinyVideo().then((video) => inParallel(keys, 8, (key) => put(s3, input, key, video))),
-  ]);
-  fn = started;
-});
-
-afterAll(async () => {
-  for (const trigger of triggers) await trigger.stop();
-  await fn?.stop();
-});
+const batch = withRealBatch("replicas", keys);
+const { input, table, store, triggers } = batch;
 
 it("two replicas on one bucket never invoke the same video twice", async () => {
   const env = (id: string) =>
     triggerEnv({
       bucket: input,
       table,
-      gatewayUrl: fn.url,
+      gatewayUrl: batch.fn.url,
       TRIGGER_ID: id,
       // Both poll often and both queue every video: they compete for every claim.
       POLL_INTERVAL_SECONDS: "0.3",
@@ -54,8 +35,8 @@ it("two replicas on one bucket never invoke the same video twice", async () => {
   expect(jobs.map((job) => [job.key, job.status]).sort()).toEqual(keys.map((key) => [key, "succeeded"]));
   // A little longer: a late duplicate would show up now.
   await sleep(1000);
-  for (const key of keys) expect(fn.started(key), key).toBe(1);
-  expect(fn.started()).toBe(keys.length);
+  for (const key of keys) expect(batch.fn.started(key), key).toBe(1);
+  expect(batch.fn.started()).toBe(keys.length);
   expect(jobs.every((job) => job.attempts === 1)).toBe(true);
 
   const byOwner = { a: 0, b: 0 };

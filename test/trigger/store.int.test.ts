@@ -2,7 +2,7 @@
 // guarantee that replicas never both invoke, so they are tested here directly, under contention.
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import { jobIdOf, type VideoRef } from "../../trigger/jobs/job.js";
+import { type Claim, jobIdOf, type VideoRef } from "../../trigger/jobs/job.js";
 import { dynamoClient, dynamoStore, uniqueName } from "./support/services.js";
 
 const store = dynamoStore(uniqueName("jobs-store"));
@@ -12,6 +12,13 @@ const video = (key: string, etag = "e1", modified = "2026-01-01T00:00:00Z"): Vid
   etag,
   modified,
 });
+
+/** A claim that must succeed. */
+async function claimed(...args: Parameters<typeof store.claim>): Promise<Claim> {
+  const result = await store.claim(...args);
+  if (!result.claimed) throw new Error("expected a claim");
+  return result.claim;
+}
 
 beforeAll(async () => {
   // Twice and at once, as two replicas starting together would.
@@ -37,10 +44,9 @@ describe("DynamoJobStore", () => {
 
   it("never lets a finished job be claimed again; a new ETag, or the same content uploaded again, is a new job", async () => {
     const ref = video("done.mp4");
-    const first = await store.claim(ref, "a", Date.now(), 60_000);
-    if (!first.claimed) throw new Error("expected a claim");
+    const first = await claimed(ref, "a", Date.now(), 60_000);
     const done = { now: Date.now(), statusCode: 200, status: "succeeded", result: '{"ok":true}' } as const;
-    expect(await store.finish(first.claim, done)).toBe(true);
+    expect(await store.finish(first, done)).toBe(true);
     const again = await store.claim(ref, "b", Date.now() + 10_000_000, 60_000);
     expect(again).toMatchObject({ claimed: false, job: { status: "succeeded", result: '{"ok":true}' } });
     expect((await store.claim(video("done.mp4", "e2"), "b", Date.now(), 60_000)).claimed).toBe(true);
@@ -54,23 +60,22 @@ describe("DynamoJobStore", () => {
   it("takes a running job over only under the very lease seen, and fences the old holder out", async () => {
     const ref = video("crash.mp4");
     const now = Date.now();
-    const dead = await store.claim(ref, "dead", now, 1000);
-    if (!dead.claimed) throw new Error("expected a claim");
+    const dead = await claimed(ref, "dead", now, 1000);
     // No wall-clock expiry: however late another replica's clock says it is, a running job stays held.
     expect((await store.claim(ref, "b", now + 3_600_000, 1000)).claimed).toBe(false);
     expect((await store.claim(ref, "b", now, 1000, { token: "another", version: 0 })).claimed).toBe(false);
     // A renewal since the sighting wins over the takeover.
-    expect(await store.renew(dead.claim, { now })).toBe(true);
-    expect((await store.claim(ref, "b", now, 1000, { token: dead.claim.token, version: 0 })).claimed).toBe(false);
-    const taken = await store.claim(ref, "b", now, 1000, { token: dead.claim.token, version: 1 });
+    expect(await store.renew(dead, { now })).toBe(true);
+    expect((await store.claim(ref, "b", now, 1000, { token: dead.token, version: 0 })).claimed).toBe(false);
+    const taken = await store.claim(ref, "b", now, 1000, { token: dead.token, version: 1 });
     if (!taken.claimed) throw new Error("expected the lapsed lease to be taken over");
     expect(taken.claim.job).toMatchObject({ attempts: 2, leaseVersion: 0, owner: "b" });
     // The first holder wakes up late: none of its writes may land.
-    expect(await store.finish(dead.claim, { now, status: "succeeded" })).toBe(false);
-    expect(await store.finish(dead.claim, { now, status: "failed", reason: "x" })).toBe(false);
-    expect(await store.later(dead.claim, { now, reason: "x", nextAttemptAt: 0 })).toBe(false);
-    expect(await store.renew(dead.claim, { now })).toBe(false);
-    expect(await store.release(dead.claim, { now })).toBe(false);
+    expect(await store.finish(dead, { now, status: "succeeded" })).toBe(false);
+    expect(await store.finish(dead, { now, status: "failed", reason: "x" })).toBe(false);
+    expect(await store.later(dead, { now, reason: "x", nextAttemptAt: 0 })).toBe(false);
+    expect(await store.renew(dead, { now })).toBe(false);
+    expect(await store.release(dead, { now })).toBe(false);
     expect(await store.finish(taken.claim, { now, statusCode: 200, status: "succeeded" })).toBe(true);
     expect(await store.get(ref)).toMatchObject({ status: "succeeded", owner: "b", attempts: 2 });
   });
@@ -78,11 +83,8 @@ describe("DynamoJobStore", () => {
   it("keeps a transient failure pending until its next attempt is due", async () => {
     const ref = video("retry.mp4");
     const now = Date.now();
-    const c1 = await store.claim(ref, "a", now, 60_000);
-    if (!c1.claimed) throw new Error("expected a claim");
-    expect(await store.later(c1.claim, { now, statusCode: 503, reason: "HTTP 503", nextAttemptAt: now + 5000 })).toBe(
-      true,
-    );
+    const c1 = await claimed(ref, "a", now, 60_000);
+    expect(await store.later(c1, { now, statusCode: 503, reason: "HTTP 503", nextAttemptAt: now + 5000 })).toBe(true);
     expect(await store.get(ref)).toMatchObject({ status: "pending", lastError: "HTTP 503", lastStatusCode: 503 });
     expect((await store.claim(ref, "b", now + 4999, 60_000)).claimed).toBe(false);
     const c2 = await store.claim(ref, "b", now + 5000, 60_000);
@@ -93,12 +95,11 @@ describe("DynamoJobStore", () => {
     const ref = video("busy.mp4");
     const now = Date.now();
     for (let i = 1; i <= 3; i++) {
-      const c = await store.claim(ref, "a", now + i * 1000, 60_000);
-      if (!c.claimed) throw new Error("expected a claim");
-      expect(c.claim.job.attempts).toBe(1);
+      const c = await claimed(ref, "a", now + i * 1000, 60_000);
+      expect(c.job.attempts).toBe(1);
       const due = now + i * 1000 + 500;
       const busy = { now, statusCode: 429, reason: "HTTP 429", nextAttemptAt: due, busy: true };
-      expect(await store.later(c.claim, busy)).toBe(true);
+      expect(await store.later(c, busy)).toBe(true);
       expect(await store.get(ref)).toMatchObject({
         status: "pending",
         attempts: 0,
@@ -108,18 +109,16 @@ describe("DynamoJobStore", () => {
       expect((await store.claim(ref, "b", due - 1, 60_000)).claimed).toBe(false);
     }
     // Only the holder of the claim may record it.
-    const c = await store.claim(ref, "a", now + 10_000, 60_000);
-    if (!c.claimed) throw new Error("expected a claim");
-    const stolen = { ...c.claim, token: "not-the-token" };
+    const c = await claimed(ref, "a", now + 10_000, 60_000);
+    const stolen = { ...c, token: "not-the-token" };
     expect(await store.later(stolen, { now, reason: "x", nextAttemptAt: 0, busy: true })).toBe(false);
     expect(await store.get(ref)).toMatchObject({ status: "running", attempts: 1, busyAnswers: 3 });
   });
 
   it("records a permanent failure with its reason, and re-queues it on request", async () => {
     const ref = video("bad.mp4");
-    const c1 = await store.claim(ref, "a", Date.now(), 60_000);
-    if (!c1.claimed) throw new Error("expected a claim");
-    await store.finish(c1.claim, { now: Date.now(), statusCode: 422, status: "failed", reason: "not a video" });
+    const c1 = await claimed(ref, "a", Date.now(), 60_000);
+    await store.finish(c1, { now: Date.now(), statusCode: 422, status: "failed", reason: "not a video" });
     expect(await store.get(ref)).toMatchObject({ status: "failed", lastError: "not a video", lastStatusCode: 422 });
     expect((await store.claim(ref, "a", Date.now(), 60_000)).claimed).toBe(false);
     expect(await store.requeue(ref, Date.now())).toBe(true);
@@ -130,10 +129,9 @@ describe("DynamoJobStore", () => {
 
   it("records a superseded upload as final: neither claimed again nor re-queued", async () => {
     const ref = video("replaced.mp4");
-    const c = await store.claim(ref, "a", Date.now(), 60_000);
-    if (!c.claimed) throw new Error("expected a claim");
+    const c = await claimed(ref, "a", Date.now(), 60_000);
     const outcome = { now: Date.now(), statusCode: 409, status: "superseded", reason: "replaced" } as const;
-    expect(await store.finish(c.claim, outcome)).toBe(true);
+    expect(await store.finish(c, outcome)).toBe(true);
     expect(await store.get(ref)).toMatchObject({ status: "superseded", lastError: "replaced", lastStatusCode: 409 });
     expect((await store.claim(ref, "b", Date.now() + 10_000_000, 60_000)).claimed).toBe(false);
     expect(await store.requeue(ref, Date.now())).toBe(false);
@@ -142,21 +140,19 @@ describe("DynamoJobStore", () => {
   it("renews a held claim by bumping its lease version, and only the holder can", async () => {
     const ref = video("renew.mp4");
     const now = Date.now();
-    const c = await store.claim(ref, "a", now, 1000);
-    if (!c.claimed) throw new Error("expected a claim");
-    expect(c.claim.job).toMatchObject({ leaseVersion: 0, leaseMs: 1000 });
-    expect(await store.renew(c.claim, { now })).toBe(true);
-    expect(await store.renew(c.claim, { now })).toBe(true);
+    const c = await claimed(ref, "a", now, 1000);
+    expect(c.job).toMatchObject({ leaseVersion: 0, leaseMs: 1000 });
+    expect(await store.renew(c, { now })).toBe(true);
+    expect(await store.renew(c, { now })).toBe(true);
     expect(await store.get(ref)).toMatchObject({ status: "running", leaseVersion: 2, owner: "a" });
-    expect(await store.renew({ ...c.claim, token: "not-the-token" }, { now })).toBe(false);
+    expect(await store.renew({ ...c, token: "not-the-token" }, { now })).toBe(false);
   });
 
   it("releases a held job at once: pending, due now, its attempt given back, claimable by another", async () => {
     const ref = video("release.mp4");
     const now = Date.now();
-    const c = await store.claim(ref, "a", now, 60_000);
-    if (!c.claimed) throw new Error("expected a claim");
-    expect(await store.release(c.claim, { now })).toBe(true);
+    const c = await claimed(ref, "a", now, 60_000);
+    expect(await store.release(c, { now })).toBe(true);
     expect(await store.get(ref)).toMatchObject({ status: "pending", attempts: 0, nextAttemptAt: now });
     const b = await store.claim(ref, "b", now, 60_000);
     expect(b.claimed && b.claim.job).toMatchObject({ owner: "b", attempts: 1 });
@@ -165,9 +161,8 @@ describe("DynamoJobStore", () => {
   it("extends an async claim until the callback: a new lease length and version", async () => {
     const ref = video("async.mp4");
     const now = Date.now();
-    const c = await store.claim(ref, "a", now, 1000);
-    if (!c.claimed) throw new Error("expected a claim");
-    expect(await store.accepted(c.claim, { now, statusCode: 202, callId: "call-1", leaseMs: 60_000 })).toBe(true);
+    const c = await claimed(ref, "a", now, 1000);
+    expect(await store.accepted(c, { now, statusCode: 202, callId: "call-1", leaseMs: 60_000 })).toBe(true);
     expect(await store.get(ref)).toMatchObject({
       status: "running",
       callId: "call-1",

@@ -1,39 +1,25 @@
 // Which upload a job is for, against real Ceph RGW and dynalite with a played function: the
 // function is told the upload's ETag, a replaced upload ends "superseded", the same content
 // uploaded again runs again (A→B→A), and one upload seen by both a poll and a push runs once.
-import type { S3Client } from "@aws-sdk/client-s3";
 import axios from "axios";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newestJob, sleep, TestDaemons, until } from "./support/daemons.js";
-import { FakeFunction } from "./support/fake-function.js";
-import { createBuckets, put, s3Client, uniqueName } from "./support/services.js";
+import { describe, expect, it } from "vitest";
+import { newestJob, sleep, until, withPlayedFunction } from "./support/daemons.js";
+import { createBuckets, put, uniqueName } from "./support/services.js";
 
-let s3: S3Client;
-const fn = new FakeFunction();
-let fnUrl: string;
-const daemons = new TestDaemons();
-
-beforeAll(async () => {
-  s3 = s3Client();
-  fnUrl = await fn.start();
-});
-
-afterAll(async () => {
-  await daemons.closeAll();
-  await fn.close();
-});
+const played = withPlayedFunction();
+const { fn, daemons } = played;
 
 describe("uploads and their jobs", () => {
   it("sends the upload's ETag; a 409 superseded ends the job superseded: not failed, not retried, counted", async () => {
     const bucket = uniqueName("in-superseded");
-    await createBuckets(s3, bucket);
+    await createBuckets(played.s3, bucket);
     // The function's answer when the object no longer holds the ETag it was sent (handler.ts).
     fn.answer = (call) =>
       call.bucket === bucket
         ? { status: 409, body: { status: "superseded", bucket, key: call.key, reason: "replaced", outputs: [] } }
         : { status: 200 };
-    const etag = await put(s3, bucket, "old.mp4", "first content");
-    const { daemon, store, logger } = await daemons.start(bucket, fnUrl, { MAX_ATTEMPTS: "3" });
+    const etag = await put(played.s3, bucket, "old.mp4", "first content");
+    const { daemon, store, logger } = await daemons.start(bucket, played.url, { MAX_ATTEMPTS: "3" });
     const job = await until("the job to end", async () => {
       const j = await newestJob(store, bucket, "old.mp4");
       return j && j.status !== "running" && j.status !== "pending" ? j : undefined;
@@ -52,15 +38,15 @@ describe("uploads and their jobs", () => {
 
   it("runs the same content uploaded again (A→B→A), and each upload once though poll and push both see it", async () => {
     const bucket = uniqueName("in-reupload");
-    await createBuckets(s3, bucket);
+    await createBuckets(played.s3, bucket);
     fn.answer = () => ({ status: 200 });
-    const { daemon, store } = await daemons.start(bucket, fnUrl, { POLL_INTERVAL_SECONDS: "0.3" });
+    const { daemon, store } = await daemons.start(bucket, played.url, { POLL_INTERVAL_SECONDS: "0.3" });
     const key = "lecture.mp4";
     const etags: string[] = [];
     for (const [i, content] of ["content A", "content B", "content A"].entries()) {
       // Upload times are whole seconds: the next upload lands in a later second.
       if (i > 0) await sleep(1100);
-      const etag = await put(s3, bucket, key, content);
+      const etag = await put(played.s3, bucket, key, content);
       etags.push(etag);
       // Ceph's push for the same upload, racing the polls.
       const record = { eventName: "ObjectCreated:Put", s3: { bucket: { name: bucket }, object: { key, eTag: etag } } };

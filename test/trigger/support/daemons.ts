@@ -1,11 +1,14 @@
-// Daemons in the test's own process against the run's real Ceph RGW and dynalite, and waits on
-// what they write.
+// Daemons in the test's own process against the run's real Ceph RGW and dynalite (and the played
+// function), and waits on what they write.
+import type { S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll } from "vitest";
 import { memoryLogger } from "../../../lib/log.js";
 import { readTriggerSettings } from "../../../trigger/config.js";
 import { type DaemonDeps, startDaemon } from "../../../trigger/daemon.js";
 import type { Job } from "../../../trigger/jobs/job.js";
 import type { JobStore } from "../../../trigger/jobs/store.js";
-import { dynamoStore, triggerEnv, uniqueName } from "./services.js";
+import { FakeFunction } from "./fake-function.js";
+import { dynamoStore, s3Client, triggerEnv, uniqueName } from "./services.js";
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -55,4 +58,21 @@ export class TestDaemons {
   async closeAll(): Promise<void> {
     for (const thing of this.running.splice(0).reverse()) await thing.close().catch(() => undefined);
   }
+}
+
+/**
+ * For a test file: the played function and the daemons started against it, set up before the
+ * file's tests and closed after them.
+ */
+export function withPlayedFunction() {
+  const suite = { fn: new FakeFunction(), daemons: new TestDaemons(), url: "", s3: undefined as unknown as S3Client };
+  beforeAll(async () => {
+    suite.s3 = s3Client();
+    suite.url = await suite.fn.start();
+  });
+  afterAll(async () => {
+    await suite.daemons.closeAll();
+    await suite.fn.close();
+  });
+  return suite;
 }

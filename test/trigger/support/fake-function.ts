@@ -1,7 +1,8 @@
 // A small real HTTP server that plays the face-recognition function at gateway-style paths, for
 // fault injection the real function cannot do on demand: it counts calls per key, can answer any
 // status per key, be slow, and writes <stem>.csv to the output bucket like the real one.
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { buffer } from "node:stream/consumers";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { putText } from "../../../lib/s3.js";
@@ -46,7 +47,7 @@ export class FakeFunction {
           res.writeHead(404).end("no route");
           return;
         }
-        const body = JSON.parse((await readAll(req)).toString("utf8") || "{}") as {
+        const body = JSON.parse((await buffer(req)).toString("utf8") || "{}") as {
           bucket?: string;
           key?: string;
           etag?: string;
@@ -90,13 +91,4 @@ export class FakeFunction {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-}
-
-function readAll(stream: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-    stream.on("end", () => resolve(Buffer.concat(chunks)));
-    stream.on("error", reject);
-  });
 }

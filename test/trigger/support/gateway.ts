@@ -2,6 +2,7 @@
 // injection: it forwards /function/<name> as the gateway does, queues /async-function/<name> and
 // posts the answer to X-Callback-Url with X-Function-Status, and can be taken down (connections
 // refused, open ones cut) or made to answer 503 while the function itself keeps running.
+import { buffer } from "node:stream/consumers";
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -62,7 +63,7 @@ export class MiniGateway {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     this.requests.push({ path, at: Date.now() });
-    const body = await readAll(req);
+    const body = await buffer(req);
     if (this.answerWith !== undefined) {
       res.writeHead(this.answerWith, { "Content-Type": "text/plain" }).end("the function is not available");
       return;
@@ -106,7 +107,7 @@ export class MiniGateway {
       };
       delete forwarded["x-callback-url"];
       const call = request(target, { method: "POST", headers: forwarded }, (answer) => {
-        readAll(answer).then((data) => {
+        buffer(answer).then((data) => {
           const out: Record<string, string> = {};
           for (const [name, value] of Object.entries(answer.headers)) {
             if (typeof value === "string" && name !== "connection" && name !== "keep-alive") out[name] = value;
@@ -122,15 +123,6 @@ export class MiniGateway {
       call.end(body);
     });
   }
-}
-
-function readAll(stream: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-    stream.on("end", () => resolve(Buffer.concat(chunks)));
-    stream.on("error", reject);
-  });
 }
 
 function post(url: string, body: Buffer, headers: Record<string, string>): Promise<number> {
