@@ -9,8 +9,8 @@ const entries = {
   function: "functions/face-recognition/index.ts",
   trigger: "trigger/cli.ts",
   facerec: "functions/face-recognition/cli.ts",
-  // Forked by the function and the CLI beside their own bundle (pipeline/ffmpeg-remote.ts).
-  "ffmpeg-host": "functions/face-recognition/pipeline/ffmpeg-host.ts",
+  // Forked by the function and the CLI beside their own bundle (pipeline/decode/host/ffmpeg-remote.ts).
+  "ffmpeg-host": "functions/face-recognition/pipeline/decode/host/ffmpeg-host.ts",
 };
 
 // The CommonJS packages are loaded with require(): imported from an ES module, Node first parses

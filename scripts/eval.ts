@@ -12,7 +12,7 @@ import { enrollPhotos } from "../functions/face-recognition/enroll.js";
 import { type Gallery, toMatchIndex } from "../functions/face-recognition/gallery/format.js";
 import { importGalleryFile } from "../functions/face-recognition/gallery-import/import.js";
 import type { DetectedFace, FaceEngine } from "../functions/face-recognition/pipeline/faces.js";
-import { readFrames } from "../functions/face-recognition/pipeline/frames.js";
+import { readFrames } from "../functions/face-recognition/pipeline/decode/decoder.js";
 import { judgeFace, type MatchRules } from "../functions/face-recognition/pipeline/match.js";
 import { Tracker } from "../functions/face-recognition/pipeline/tracks.js";
 import { frameOptions, matchRules, startEngine } from "../functions/face-recognition/runtime.js";

@@ -8,7 +8,7 @@ import type { Gallery } from "./gallery/format.js";
 import { createHandler } from "./handler.js";
 import { type Analyzer, analyzeVideo } from "./pipeline/analyze.js";
 import { S3VideoSource } from "./pipeline/fetch-video.js";
-import { startDecoderAhead } from "./pipeline/frames.js";
+import { startDecoderAhead } from "./pipeline/decode/decoder.js";
 import { S3Sink } from "./pipeline/report.js";
 import { sweepStaleTempDirs } from "./pipeline/temp-dirs.js";
 import { makeAnalyzer, openStudents, readGallery, startEngine } from "./runtime.js";

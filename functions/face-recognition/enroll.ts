@@ -6,7 +6,7 @@ import { extname, join, relative } from "node:path";
 import { addPerson, emptyGallery } from "./gallery/enrollment.js";
 import type { Gallery } from "./gallery/format.js";
 import type { DetectedFace, FaceEngine } from "./pipeline/faces.js";
-import { readFrames } from "./pipeline/frames.js";
+import { readFrames } from "./pipeline/decode/decoder.js";
 
 export const ENROLLED_MODEL = "face-api-facerecognitionnet" as const;
 const PHOTO_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".bmp", ".webp"]);

@@ -7,8 +7,7 @@ import { type Gallery, parseGalleryText, toMatchIndex } from "./gallery/format.j
 import { loadGallery } from "./gallery/storage.js";
 import type { Analyzer } from "./pipeline/analyze.js";
 import { type FaceEngine, loadFaceEngine } from "./pipeline/faces.js";
-import { prepareFfmpeg, useFfmpeg } from "./pipeline/ffmpeg.js";
-import type { FrameOptions } from "./pipeline/frames.js";
+import { type FrameOptions, prepareFfmpeg, useFfmpeg } from "./pipeline/decode/decoder.js";
 import { defaultRules, type MatchRules } from "./pipeline/match.js";
 import { SMALL_FACE_SEARCH } from "./pipeline/small-faces.js";
 import {

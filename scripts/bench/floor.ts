@@ -1,8 +1,8 @@
 // The floor a video's analysis cannot beat: ffmpeg decoding alone of the frames a mode needs,
 // then inference alone on them.
 import type { FaceEngine } from "../../functions/face-recognition/pipeline/faces.js";
-import { startDecoder } from "../../functions/face-recognition/pipeline/ffmpeg.js";
-import type { Frame, FrameOptions } from "../../functions/face-recognition/pipeline/frames.js";
+import type { Frame, FrameOptions } from "../../functions/face-recognition/pipeline/decode/decoder.js";
+import { startDecoder } from "../../functions/face-recognition/pipeline/decode/host/host-decoder.js";
 import type { Mode } from "../../functions/face-recognition/pipeline/recognize.js";
 import type { LabeledVideo } from "../eval/dataset.js";
 import { median, REPEATS, timed } from "./stats.js";

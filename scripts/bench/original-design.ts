@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { downloadObject, putText } from "../../lib/s3.js";
 import type { FaceEngine } from "../../functions/face-recognition/pipeline/faces.js";
-import { readFrames } from "../../functions/face-recognition/pipeline/frames.js";
+import { readFrames } from "../../functions/face-recognition/pipeline/decode/decoder.js";
 import { judgeFace, type MatchIndex, type MatchRules } from "../../functions/face-recognition/pipeline/match.js";
 import { toCsv } from "../../functions/face-recognition/pipeline/report.js";
 import type { StudentDirectory } from "../../functions/face-recognition/pipeline/students.js";

@@ -13,7 +13,7 @@ import { readRecognitionSettings } from "../../functions/face-recognition/config
 import { enrollPhotos } from "../../functions/face-recognition/enroll.js";
 import { saveGallery } from "../../functions/face-recognition/gallery/storage.js";
 import type { Box } from "../../functions/face-recognition/pipeline/faces.js";
-import { readFrames } from "../../functions/face-recognition/pipeline/frames.js";
+import { readFrames } from "../../functions/face-recognition/pipeline/decode/decoder.js";
 import { startEngine } from "../../functions/face-recognition/runtime.js";
 import { videoFromImage } from "../eval/dataset.js";
 import type { Upload } from "../workload.js";

@@ -12,7 +12,7 @@ import { mergeBoxes, tiles } from "../../functions/face-recognition/pipeline/eng
 import { startFaceApi } from "../../functions/face-recognition/pipeline/engine/face-api.js";
 import type { Box, RgbImage } from "../../functions/face-recognition/pipeline/engine/types.js";
 import { loadFaceEngine } from "../../functions/face-recognition/pipeline/faces.js";
-import { readFrames } from "../../functions/face-recognition/pipeline/frames.js";
+import { readFrames } from "../../functions/face-recognition/pipeline/decode/decoder.js";
 import { SMALL_FACE_SEARCH } from "../../functions/face-recognition/pipeline/small-faces.js";
 import { dataDir } from "../../lib/shared-data.js";
 import { splitPeople } from "./dataset.js";

@@ -9,7 +9,7 @@ import type { RecognitionSettings } from "../../functions/face-recognition/confi
 import { resample } from "../../functions/face-recognition/pipeline/engine/images.js";
 import type { Box, RgbImage } from "../../functions/face-recognition/pipeline/engine/types.js";
 import { loadFaceEngine } from "../../functions/face-recognition/pipeline/faces.js";
-import { readFrames } from "../../functions/face-recognition/pipeline/frames.js";
+import { readFrames } from "../../functions/face-recognition/pipeline/decode/decoder.js";
 import type { Split } from "./dataset.js";
 import {
   cropExtent,

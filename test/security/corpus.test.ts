@@ -15,7 +15,7 @@ import { importGalleryFile } from "../../functions/face-recognition/gallery-impo
 import { loadGallery, saveGallery } from "../../functions/face-recognition/gallery/storage.js";
 import { type Analyzer, analyzeVideo } from "../../functions/face-recognition/pipeline/analyze.js";
 import { VideoError } from "../../functions/face-recognition/pipeline/errors.js";
-import { readFrames } from "../../functions/face-recognition/pipeline/frames.js";
+import { readFrames } from "../../functions/face-recognition/pipeline/decode/decoder.js";
 import { makeAnalyzer, openStudents, startEngine } from "../../functions/face-recognition/runtime.js";
 import { requireData } from "../support/data.js";
 import { buildHostileCorpus, CORPUS_LIMITS, type HostileCase } from "../support/hostile-corpus.js";

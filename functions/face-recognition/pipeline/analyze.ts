@@ -6,7 +6,7 @@ import type { MatchIndex, MatchRules } from "./match.js";
 import { type Mode, recognizeVideo } from "./recognize.js";
 import type { PersonReport, VideoResult } from "./report.js";
 import type { StudentDirectory } from "./students.js";
-import type { FrameOptions } from "./frames.js";
+import type { FrameOptions } from "./decode/decoder.js";
 
 export interface Analyzer {
   engine: FaceEngine;

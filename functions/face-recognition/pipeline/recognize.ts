@@ -1,7 +1,7 @@
 // Stages 2–4 on one local video file: frames → faces → matches, with per-stage timings.
 import { VideoError } from "./errors.js";
 import type { FaceEngine } from "./faces.js";
-import { type FrameOptions, readFrames } from "./frames.js";
+import { type FrameOptions, readFrames } from "./decode/decoder.js";
 import { judgeFace, type MatchIndex, type MatchRules, type PersonSighting, SightingTally } from "./match.js";
 import { type TimeRange, Tracker } from "./tracks.js";
 

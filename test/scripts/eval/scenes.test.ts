@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { RgbImage } from "../../../functions/face-recognition/pipeline/engine/types.js";
-import { readFrames } from "../../../functions/face-recognition/pipeline/frames.js";
+import { readFrames } from "../../../functions/face-recognition/pipeline/decode/decoder.js";
 import { detects, sceneRows } from "../../../scripts/eval/scene-score.js";
 import { composeFrame, readPhoto, writeScene } from "../../../scripts/eval/scene-video.js";
 import {

@@ -8,7 +8,7 @@ import {
   modelDir,
   startFaceApi,
 } from "../../../../../functions/face-recognition/pipeline/engine/face-api.js";
-import { type Frame, readFrames } from "../../../../../functions/face-recognition/pipeline/frames.js";
+import { type Frame, readFrames } from "../../../../../functions/face-recognition/pipeline/decode/decoder.js";
 import * as nets from "../../../../../functions/face-recognition/pipeline/engine/fused-nets.js";
 import { requireData } from "../../../../support/data.js";
 

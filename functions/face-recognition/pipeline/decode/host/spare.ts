@@ -1,52 +1,11 @@
-// Stage 2: video → frames, decoded by ffmpeg (ffmpeg.ts). MP4/MOV goes a fast way first: no stream
-// probing (the index states what decoding needs), and an ffmpeg kept started ahead, waiting on its
-// stdin, when the MP4's index (moov) comes before its data (a pipe cannot seek back): ffmpeg takes
-// ~0.12 s to start here, as it links ~200 shared libraries. Any video the fast way fails on is read
-// again from the file, probed in full, by a fresh ffmpeg, which decides.
+// The host path's frames: MP4/MOV goes a fast way first: no stream probing, and an ffmpeg kept
+// started ahead, waiting on its stdin, when the MP4's index (moov) comes before its data (a pipe
+// cannot seek back): ffmpeg takes a while to start, as it links a few hundred shared libraries.
+// Any video the fast way fails on is read again from the file, probed in full, by a fresh ffmpeg,
+// which decides.
 import { open } from "node:fs/promises";
-import { type Decoder, type ReadingOptions, startDecoder, startWaitingDecoder, type WaitingDecoder } from "./ffmpeg.js";
-
-export interface Frame {
-  /** 0-based index among the sampled frames. */
-  index: number;
-  /** Presentation time in milliseconds from the start of the video. */
-  timeMs: number;
-  width: number;
-  height: number;
-  /** width × height × 3 bytes, RGB, row-major. */
-  rgb: Buffer;
-}
-
-export interface FrameOptions {
-  /** Frames per second to sample; 0 means every frame. */
-  fps: number;
-  /** Frames wider than this are scaled down to it (never up), keeping their aspect. */
-  maxWidth: number;
-  /**
-   * Frames taller than this are scaled down to it: detectors pad a frame to a square of its
-   * longest side, so no side may be unbounded. Unset: twice maxWidth.
-   */
-  maxHeight?: number;
-  /** Videos whose longer side is more than this many times the shorter are refused (unset: no limit). */
-  maxAspect?: number;
-  /** Videos stated at more frames per second are refused: every frame is decoded, sampled or not. */
-  maxFps?: number;
-  /** Longer videos are refused (the container's stated duration) and decoding stops there anyway. */
-  maxSeconds: number;
-  /** Decoding stops after this many frames, sampled or not (a stated rate can lie). Unset: no cap. */
-  maxFrames?: number;
-  /** Frames with more pixels are refused by the decoder before they are allocated. */
-  maxPixels: number;
-  /** Forces ffmpeg's demuxer ("mov" reads MP4/MOV only); unset lets ffmpeg probe (trusted files only). */
-  inputFormat?: "mov";
-  /** Decode from this second on, for this many seconds (enrollment from a video segment). */
-  startSeconds?: number;
-  durationSeconds?: number;
-  /** Centre the picture on a grey canvas this many times its size: detectors miss faces in tight crops. */
-  padFactor?: number;
-  /** Decoder threads (placed before -i, where it has an effect). */
-  threads?: number;
-}
+import type { Frame, FrameOptions, ReadingOptions } from "../options.js";
+import { type Decoder, startDecoder, startWaitingDecoder, type WaitingDecoder } from "./host-decoder.js";
 
 /** Decoders started ahead, waiting for a video, by their options (as a key). */
 const ahead = new Map<string, WaitingDecoder>();
@@ -88,7 +47,7 @@ function startAhead(options: FrameOptions): WaitingDecoder {
  * fast way first (a decoder started ahead when there is one, and no stream probing: the MP4's
  * index states what decoding needs); should that fail, the file probed in full decides.
  */
-export async function* readFrames(
+export async function* readFramesThroughHost(
   file: string,
   options: FrameOptions,
   reading: ReadingOptions = {},

@@ -1,19 +1,14 @@
 // The small process that starts ffmpeg for a function process (ffmpeg-remote.ts forks it, one per
 // process). Why a process of its own: Node starts a program by forking the process that asks, and
-// after a fork of the ~250 MB function process each page it writes costs it a fault (copy-on-write):
-// ~4,000 faults, ~60 ms on this VM, on every video's inference. Forked from this one instead, ffmpeg
-// costs the function process nothing. fluent-ffmpeg runs here; the frames go from ffmpeg straight
+// after a fork of the big function process each page it writes costs it a fault (copy-on-write),
+// on every video's inference (README, speed). Forked from this one instead, ffmpeg costs the
+// function process nothing. fluent-ffmpeg runs here; the frames go from ffmpeg straight
 // to the function process through a Unix socket that process listens on, never through here.
 import type { ChildProcess } from "node:child_process";
 import { createReadStream, type ReadStream } from "node:fs";
 import { PassThrough } from "node:stream";
 import ffmpeg, { type FfmpegCommand } from "fluent-ffmpeg";
-
-export interface CodecData {
-  duration?: string;
-  video?: string;
-  video_details?: string[];
-}
+import type { CodecData } from "../refusals.js";
 
 export type HostRequest =
   | {
@@ -60,7 +55,8 @@ function run(request: Extract<HostRequest, { op: "run" }>): void {
   const entry: Run = { command, stdin, killed: false };
   runs.set(id, entry);
   command.on("start", () => {
-    // fluent-ffmpeg spawns asynchronously: a run killed before that is killed now.
+    // fluent-ffmpeg spawns asynchronously: a run killed before that is killed now. Its private
+    // ffmpegProc gives the pid, which the function process signals itself (SIGSTOP, and SIGKILL should this host die).
     const proc = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
     if (entry.killed) proc?.kill("SIGKILL");
     else if (proc?.pid) send({ type: "start", id, pid: proc.pid });

@@ -4,7 +4,7 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { prepareFfmpeg, useFfmpeg } from "../../../../functions/face-recognition/pipeline/ffmpeg.js";
+import { prepareFfmpeg, useFfmpeg } from "../../../../../functions/face-recognition/pipeline/decode/decoder.js";
 
 describe("checking ffmpeg at start", () => {
   let dir: string;

@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import type { CodecData, HostEvent, HostRequest } from "./ffmpeg-host.js";
-import { tempDirPrefix } from "./temp-dirs.js";
+import type { CodecData } from "../refusals.js";
+import type { HostEvent, HostRequest } from "./ffmpeg-host.js";
+import { tempDirPrefix } from "../../temp-dirs.js";
 
 export interface RunSpec {
   ffmpegPath: string;

@@ -1,14 +1,14 @@
-// The ffmpeg host (ffmpeg-host.ts), for real: a host that dies, and processes that end.
+// The ffmpeg host (decode/host/ffmpeg-host.ts), for real: a host that dies, and processes that end.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { VideoError } from "../../../../functions/face-recognition/pipeline/errors.js";
-import { startDecoder } from "../../../../functions/face-recognition/pipeline/ffmpeg.js";
-import { FfmpegHostError } from "../../../../functions/face-recognition/pipeline/ffmpeg-remote.js";
-import { exited, processesBelow } from "../../../../lib/process.js";
-import { eventually } from "../../../support/wait.js";
+import { VideoError } from "../../../../../../functions/face-recognition/pipeline/errors.js";
+import { startDecoder } from "../../../../../../functions/face-recognition/pipeline/decode/host/host-decoder.js";
+import { FfmpegHostError } from "../../../../../../functions/face-recognition/pipeline/decode/host/ffmpeg-remote.js";
+import { exited, processesBelow } from "../../../../../../lib/process.js";
+import { eventually } from "../../../../../support/wait.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ffmpeg-remote-test-"));
 const long = join(dir, "long.mp4");
@@ -26,10 +26,11 @@ async function runScript(body: string, env: NodeJS.ProcessEnv): Promise<unknown>
   writeFileSync(
     script,
     `import { readFileSync } from "node:fs";
-import { startDecoder } from ${src("functions/face-recognition/pipeline/ffmpeg.ts")};
-import { readFrames, startDecoderAhead } from ${src("functions/face-recognition/pipeline/frames.ts")};
+import { startDecoder } from ${src("functions/face-recognition/pipeline/decode/host/host-decoder.ts")};
+import { readFrames, startDecoderAhead, useDecoder } from ${src("functions/face-recognition/pipeline/decode/decoder.ts")};
 import { commandLine, descendantsOf } from ${src("lib/process.ts")};
 const options = ${JSON.stringify(options)};
+useDecoder("host");
 ${body}
 `,
   );
