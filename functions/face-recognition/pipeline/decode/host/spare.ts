@@ -9,12 +9,12 @@ import { type Decoder, startDecoder, startWaitingDecoder, type WaitingDecoder } 
 
 /** Decoders started ahead, waiting for a video, by their options (as a key). */
 const ahead = new Map<string, WaitingDecoder>();
-/** The options for which one is kept waiting: readFrames replaces the one it takes. */
+/** The options for which one is kept waiting: readFramesThroughHost replaces the one it takes. */
 const keptAhead = new Set<string>();
 
 /**
  * Keeps an ffmpeg for these options (mov input only) waiting for the next video, from now on:
- * readFrames, taking it, starts the next once the video's first frame is out, so that it has
+ * readFramesThroughHost, taking it, starts the next once the video's first frame is out, so that it has
  * started by the next video even when videos come back to back (ffmpeg is idle then in `first`
  * mode, stopped while the frame is analysed; started sooner, it would slow that first frame).
  */
