@@ -14,6 +14,7 @@ import { importGalleryFile } from "../functions/face-recognition/gallery-import/
 import type { DetectedFace, FaceEngine } from "../functions/face-recognition/pipeline/faces.js";
 import { readFrames } from "../functions/face-recognition/pipeline/decode/decoder.js";
 import { judgeFace, type MatchRules } from "../functions/face-recognition/pipeline/match.js";
+import { SearchScope } from "../functions/face-recognition/pipeline/small-faces.js";
 import { Tracker } from "../functions/face-recognition/pipeline/tracks.js";
 import { frameOptions, matchRules, startEngine } from "../functions/face-recognition/runtime.js";
 import { buildProbes, cse546Clips, type LabeledVideo, score, splitPeople } from "./eval/dataset.js";
@@ -39,8 +40,12 @@ async function observe(
   for (const video of videos) {
     const frames: Observed["frames"] = [];
     const started = performance.now();
+    // As recognizeVideo in `all` mode: the small-face search covers the whole frame only now and then.
+    const scope = engine.smallFaces && new SearchScope(engine.smallFaces.wholeFrameEvery);
     for await (const frame of readFrames(video.file, frameOptions(settings))) {
-      frames.push({ timeMs: frame.timeMs, width: frame.width, faces: await engine.detect(frame) });
+      const faces = await engine.detect(frame, { near: scope?.next() });
+      scope?.saw(faces);
+      frames.push({ timeMs: frame.timeMs, width: frame.width, faces });
     }
     observed.push({ video, frames, ms: performance.now() - started });
   }
@@ -78,17 +83,7 @@ function printSceneRows(title: string, rows: SceneRow[]): void {
     );
 }
 
-function reportScenes(
-  observed: Observed[],
-  results: { found: string[]; unknownTracks: number }[],
-  scenes: SceneVideo[],
-): SceneRow {
-  const observations: SceneObservation[] = observed.map((o, i) => ({
-    scene: scenes[i] as SceneVideo,
-    frames: o.frames,
-    found: results[i]?.found ?? [],
-    ms: o.ms,
-  }));
+function reportScenes(observations: (SceneObservation & { unknownTracks: number })[]): SceneRow {
   const { byWidth, byCase, all } = sceneRows(observations);
   console.log("\n## composed classroom scenes (1080p, 6 known + 2 strangers each; face-api gallery)");
   printSceneRows("by face width", byWidth);
@@ -99,7 +94,7 @@ function reportScenes(
   console.log("per video:   case                   frames   time    ms/frame  named  strangers (unknown tracks/shown)");
   for (const o of observations)
     console.log(
-      `  ${o.scene.id.padEnd(10)} ${o.scene.case.padEnd(22)} ${String(o.frames.length).padStart(6)} ${`${(o.ms / 1000).toFixed(2)} s`.padStart(7)} ${String(Math.round(o.ms / Math.max(1, o.frames.length))).padStart(9)}  ${`${o.found.length}/${o.scene.expected.length}`.padStart(5)}  ${results[observations.indexOf(o)]?.unknownTracks}/${o.scene.faces.filter((f) => !f.source.name).length}`,
+      `  ${o.scene.id.padEnd(10)} ${o.scene.case.padEnd(22)} ${String(o.frames.length).padStart(6)} ${`${(o.ms / 1000).toFixed(2)} s`.padStart(7)} ${String(Math.round(o.ms / Math.max(1, o.frames.length))).padStart(9)}  ${`${o.found.length}/${o.scene.expected.length}`.padStart(5)}  ${o.unknownTracks}/${o.scene.faces.filter((f) => !f.source.name).length}`,
     );
   return all;
 }
@@ -125,16 +120,25 @@ function report(
         `  ${r.video.kind.padEnd(8)} ${r.video.id.padEnd(26)} expected [${r.expected.join(", ")}]  found [${r.found.join(", ")}]`,
       );
   }
-  console.log("sweep:          threshold margin minFrames  precision  recall");
-  for (const change of sweep) {
-    const variant = { ...rules, ...change };
+  printSweep(rules, sweep, (variant) => {
     const v = score(identify(gallery, observed, variant));
-    console.log(
-      `  ${String(variant.threshold).padStart(22)} ${String(variant.margin).padStart(6)} ${String(variant.minFrames).padStart(9)}  ${pct(v.precision).padStart(9)}  ${pct(v.recall).padStart(6)}`,
-    );
-  }
+    return `${pct(v.precision).padStart(9)}  ${pct(v.recall).padStart(6)}`;
+  });
   return s;
 }
+
+/** One line a variant of the rules: its rules, then what `measure` says of it. */
+function printSweep(rules: MatchRules, sweep: Partial<MatchRules>[], measure: (variant: MatchRules) => string): void {
+  console.log("sweep:          threshold margin minFrames minScore minFacePx  precision  recall");
+  for (const change of sweep) {
+    const v = { ...rules, ...change };
+    const columns = [v.threshold, v.margin, v.minFrames, v.minScore, v.minFacePx].map(String);
+    console.log(`  ${columns.map((c, i) => c.padStart([22, 6, 9, 8, 9][i] as number)).join(" ")}  ${measure(v)}`);
+  }
+}
+
+/** The detection rules (face size, detector score) around the defaults. */
+const DETECTION_GRID = [0.4, 0.5].flatMap((minScore) => [24, 32].map((minFacePx) => ({ minScore, minFacePx })));
 
 async function main(): Promise<void> {
   const data = dataDir();
@@ -142,54 +146,81 @@ async function main(): Promise<void> {
   const settings = readSettings(process.env, readRecognitionSettings);
   const engine = await startEngine(settings);
   const work = await mkdtemp(join(tmpdir(), "facerec-eval-"));
+  // `npm run eval -- scenes` (or probes, cse546): only those parts.
+  const asked = process.argv.slice(2);
+  const runs = (part: "probes" | "cse546" | "scenes") => asked.length === 0 || asked.includes(part);
+  const summary: string[] = [];
   try {
     const split = await splitPeople(data);
     const enrolled = await enrollPhotos(engine, split.enroll);
     for (const s of enrolled.skipped) console.log(`enrollment skipped ${s.file}: ${s.reason}`);
-    const probes = await buildProbes(data, split, work);
+    const faceApiRules = matchRules(settings, enrolled.gallery);
     console.log(
       `# Identification on the shared labeled data (backend ${engine.backend}, detector ${engine.detector}, ${settings.sampleFps} fps, ${settings.frameWidth} px)`,
     );
-    console.log(
-      `gallery: ${enrolled.gallery.people.length} people enrolled from ${split.enroll.length} photos; ${probes.length} probe videos`,
-    );
-    const observedProbes = await observe(engine, probes, settings);
-    const faceApiRules = matchRules(settings, enrolled.gallery);
-    const grid = [0.4, 0.45, 0.5, 0.55, 0.6].flatMap((threshold) =>
-      [0, 0.05, 0.1].flatMap((margin) => [1, 2].map((minFrames) => ({ threshold, margin, minFrames }))),
-    );
-    const enrolledScore = report(
-      "face-api gallery enrolled from people/ (held-out photos, groups, unknowns, no-face)",
-      enrolled.gallery,
-      observedProbes,
-      faceApiRules,
-      grid,
-    );
-
-    const original = await importGalleryFile(join(data, "cse546", "encoding.pickle"));
-    const clips = await cse546Clips(data);
-    const observedClips = await observe(engine, clips, settings);
-    const dlibGrid = [0.5, 0.55, 0.6, 0.65].flatMap((threshold) =>
-      [0, 0.05, 0.1].map((margin) => ({ threshold, margin })),
-    );
-    const scenes = await composeScenes(data, split, work, settings);
-    const observedScenes = await observe(
-      engine,
-      scenes.map((scene) => ({ id: scene.id, kind: "scene", file: scene.file, expected: scene.expected })),
-      settings,
-    );
-    const sceneScore = reportScenes(observedScenes, identify(enrolled.gallery, observedScenes, faceApiRules), scenes);
-
-    const cseScore = report(
-      "the original encoding.pickle (dlib) on the 8 CSE546 clips",
-      original,
-      observedClips,
-      matchRules(settings, original),
-      dlibGrid,
-    );
-    console.log(
-      `\nsummary: enrolled gallery precision ${pct(enrolledScore.precision)} recall ${pct(enrolledScore.recall)}; scenes recall ${ratio(sceneScore.named, sceneScore.known)} (${sceneScore.wrongNames} wrong names); CSE546 precision ${pct(cseScore.precision)} recall ${pct(cseScore.recall)}`,
-    );
+    if (runs("probes")) {
+      const probes = await buildProbes(data, split, work);
+      console.log(
+        `gallery: ${enrolled.gallery.people.length} people enrolled from ${split.enroll.length} photos; ${probes.length} probe videos`,
+      );
+      const grid = [
+        ...[0.4, 0.45, 0.5, 0.55, 0.6].flatMap((threshold) =>
+          [0, 0.05, 0.1].flatMap((margin) => [1, 2].map((minFrames) => ({ threshold, margin, minFrames }))),
+        ),
+        ...DETECTION_GRID,
+      ];
+      const s = report(
+        "face-api gallery enrolled from people/ (held-out photos, groups, unknowns, no-face)",
+        enrolled.gallery,
+        await observe(engine, probes, settings),
+        faceApiRules,
+        grid,
+      );
+      summary.push(`enrolled gallery precision ${pct(s.precision)} recall ${pct(s.recall)}`);
+    }
+    if (runs("cse546")) {
+      const original = await importGalleryFile(join(data, "cse546", "encoding.pickle"));
+      const dlibGrid = [0.5, 0.55, 0.6, 0.65].flatMap((threshold) =>
+        [0, 0.05, 0.1].map((margin) => ({ threshold, margin })),
+      );
+      const s = report(
+        "the original encoding.pickle (dlib) on the 8 CSE546 clips",
+        original,
+        await observe(engine, await cse546Clips(data), settings),
+        matchRules(settings, original),
+        dlibGrid,
+      );
+      summary.push(`CSE546 precision ${pct(s.precision)} recall ${pct(s.recall)}`);
+    }
+    if (runs("scenes")) {
+      const scenes = await composeScenes(data, split, work, settings);
+      const observed = await observe(
+        engine,
+        scenes.map((scene) => ({ id: scene.id, kind: "scene", file: scene.file, expected: scene.expected })),
+        settings,
+      );
+      const rows = (rules: MatchRules) => {
+        const results = identify(enrolled.gallery, observed, rules);
+        return observed.map((o, i) => ({
+          scene: scenes[i] as SceneVideo,
+          frames: o.frames,
+          found: results[i]?.found ?? [],
+          unknownTracks: results[i]?.unknownTracks ?? 0,
+          ms: o.ms,
+        }));
+      };
+      const all = reportScenes(rows(faceApiRules));
+      printSweep(
+        faceApiRules,
+        [0.5, 0.55, 0.6].flatMap((threshold) => DETECTION_GRID.map((rules) => ({ ...rules, threshold }))),
+        (variant) => {
+          const { all } = sceneRows(rows(variant));
+          return `${`${all.wrongNames} wrong`.padStart(9)}  ${ratio(all.named, all.known).padStart(6)}`;
+        },
+      );
+      summary.push(`scenes recall ${ratio(all.named, all.known)} (${all.wrongNames} wrong names)`);
+    }
+    console.log(`\nsummary: ${summary.join("; ")}`);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -14,6 +14,8 @@ export type { BackendChoice, Box, DetectedFace, Detector, RgbImage } from "./eng
 export interface DetectOptions {
   /** Whether the full-frame pass's faces already answer: the small-face search is then skipped. */
   enough?(faces: DetectedFace[]): boolean;
+  /** The small-face search only around these boxes (SearchScope), not in the whole frame. */
+  near?: Box[];
 }
 
 /** The narrow interface the pipeline sees. */
@@ -22,6 +24,8 @@ export interface FaceEngine {
   readonly detector: Detector;
   /** Whether face-api runs with this project's speedups (engine/speedups.ts), and if not, why. */
   readonly speedups: SpeedupDecision;
+  /** The small-face search, when on. */
+  readonly smallFaces?: SmallFaceSearch;
   detect(image: RgbImage, options?: DetectOptions): Promise<DetectedFace[]>;
   /** Live tensors in the engine: flat across frames when nothing leaks. */
   tensorCount(): number;
@@ -99,6 +103,7 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
     backend: tf.getBackend(),
     detector: options.detector,
     speedups,
+    smallFaces: options.smallFaces,
     async detect(image, detectOptions) {
       // The full-frame pass at the width the close-up case was tuned for: its cost and its faces do
       // not depend on how large the frame was decoded. Shrunk here, before any tensor: a 1080p
@@ -110,10 +115,11 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
         (await analyse(input)).map((f) => (factor === 1 ? f : { ...f, box: scaleBox(f.box, factor) })),
       );
       const search = options.smallFaces;
-      if (!search || detectOptions?.enough?.(faces)) return faces;
+      const near = detectOptions?.near;
+      if (!search || near?.length === 0 || detectOptions?.enough?.(faces)) return faces;
       return [
         ...faces,
-        ...(await withTensor(toTensor(image), (input) => searchSmallFaces(passes, input, faces, search))),
+        ...(await withTensor(toTensor(image), (input) => searchSmallFaces(passes, input, faces, search, near))),
       ];
     },
     tensorCount: () => tf.memory().numTensors,

@@ -3,6 +3,7 @@ import { VideoError } from "./errors.js";
 import type { FaceEngine } from "./faces.js";
 import { type FrameOptions, readFrames } from "./decode/decoder.js";
 import { judgeFace, type MatchIndex, type MatchRules, type PersonSighting, SightingTally } from "./match.js";
+import { SearchScope } from "./small-faces.js";
 import { type TimeRange, Tracker } from "./tracks.js";
 
 export type Mode = "all" | "first";
@@ -36,17 +37,21 @@ export async function recognizeVideo(
   let inferenceMs = 0;
   // `first` mode usually stops early: frames decoded ahead would mostly be thrown away.
   const frames = readFrames(file, options.frames, { onDemand: options.mode === "first", signal: options.signal });
+  const scope =
+    options.mode === "all" && engine.smallFaces ? new SearchScope(engine.smallFaces.wholeFrameEvery) : undefined;
   let mark = performance.now();
   for await (const frame of frames) {
     const decoded = performance.now();
     decodeMs += decoded - mark;
     // `first`: a known face in the full-frame pass answers; the small-face search is not needed.
+    // `all`: the search covers the whole frame only now and then (SearchScope).
     const faces = await engine.detect(
       frame,
       options.mode === "first"
         ? { enough: (found) => found.some((face) => judgeFace(index, face, options.rules).kind === "known") }
-        : undefined,
+        : { near: scope?.next() },
     );
+    scope?.saw(faces);
     const verdicts = faces.map((face) => judgeFace(index, face, options.rules));
     tally.addFrame(frame.timeMs, verdicts);
     tracker.addFrame(frame.timeMs, faces, verdicts);

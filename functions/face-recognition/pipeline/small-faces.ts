@@ -15,13 +15,19 @@ export interface SmallFaceSearch {
   wholeFrameInput: number;
   /** A face this share of the frame's shorter side (or more) marks a close-up: no search. */
   closeUpShare: number;
+  /** In `all` mode the whole frame is searched every this many sampled frames, else only near recent faces (SearchScope). */
+  wholeFrameEvery: number;
 }
 
 /**
  * The whole-frame pass at 1024 finds most faces of 64 px and more in a 1080p frame (tiles cut them);
  * a face a seventh of the frame's height is a close-up, not a classroom.
  */
-export const SMALL_FACE_SEARCH: Omit<SmallFaceSearch, "tileScale"> = { wholeFrameInput: 1024, closeUpShare: 0.15 };
+export const SMALL_FACE_SEARCH: Omit<SmallFaceSearch, "tileScale"> = {
+  wholeFrameInput: 1024,
+  closeUpShare: 0.15,
+  wholeFrameEvery: 2,
+};
 
 /** The engine's passes, run by face-api (faces.ts). */
 export interface Passes {
@@ -44,12 +50,16 @@ const VERIFY_CROPS: [spread: number, input: number][] = [
   [2, 224],
 ];
 
-/** Faces of `input` the full-frame pass (`found`) missed, boxes in `input`'s pixels. */
+/**
+ * Faces of `input` the full-frame pass (`found`) missed, boxes in `input`'s pixels: in the whole
+ * frame, or only on crops around the boxes `near`.
+ */
 export async function searchSmallFaces(
   passes: Passes,
   input: tfjs.Tensor3D,
   found: DetectedFace[],
   search: SmallFaceSearch,
+  near?: Box[],
 ): Promise<DetectedFace[]> {
   const { tf } = passes;
   const [height, width] = input.shape;
@@ -59,15 +69,8 @@ export async function searchSmallFaces(
       tf.image.resizeBilinear(tf.slice(input, [r.y, r.x, 0], [r.height, r.width, 3]), size),
     ) as tfjs.Tensor3D;
 
-  const proposals: { box: Box; score: number }[] = [];
-  if (Math.max(width, height) > search.wholeFrameInput)
-    proposals.push(...(await passes.locate(input, search.wholeFrameInput)));
-  const side = Math.min(Math.round(TILE_INPUT / search.tileScale), width, height);
-  for (const tile of tiles(width, height, side, Math.round(side / 4))) {
-    const factor = tile.width / TILE_INPUT;
-    const boxes = await withTensor(region(tile, [TILE_INPUT, TILE_INPUT]), (t) => passes.locate(t, TILE_INPUT));
-    for (const b of boxes) proposals.push({ score: b.score, box: scaleBox(b.box, factor, tile.x, tile.y) });
-  }
+  const proposals = near?.map((box) => ({ box, score: 1 })) ?? [];
+  if (!near) await proposeInWholeFrame(passes, input, search, region, proposals);
   const isNew = (box: Box) => !found.some((f) => iou(f.box, box) > 0.3 || insideShare(box, f.box) > 0.6);
   const candidates = mergeBoxes(proposals).filter((p) => isNew(p.box));
 
@@ -82,6 +85,25 @@ export async function searchSmallFaces(
     if (confirmed && isNew(confirmed.box)) verified.push(confirmed);
   }
   return mergeBoxes(verified);
+}
+
+/** Candidates (detection only) from the tiny detector over the whole frame and on tiles of it enlarged. */
+async function proposeInWholeFrame(
+  passes: Passes,
+  input: tfjs.Tensor3D,
+  search: SmallFaceSearch,
+  region: (r: Box, size: [number, number]) => tfjs.Tensor3D,
+  proposals: { box: Box; score: number }[],
+): Promise<void> {
+  const [height, width] = input.shape;
+  if (Math.max(width, height) > search.wholeFrameInput)
+    proposals.push(...(await passes.locate(input, search.wholeFrameInput)));
+  const side = Math.min(Math.round(TILE_INPUT / search.tileScale), width, height);
+  for (const tile of tiles(width, height, side, Math.round(side / 4))) {
+    const factor = tile.width / TILE_INPUT;
+    const boxes = await withTensor(region(tile, [TILE_INPUT, TILE_INPUT]), (t) => passes.locate(t, TILE_INPUT));
+    for (const b of boxes) proposals.push({ score: b.score, box: scaleBox(b.box, factor, tile.x, tile.y) });
+  }
 }
 
 /** The face, if the detector finds it on `around` (scaled to `input`), with its descriptor. */
@@ -104,6 +126,34 @@ async function confirm(
 
 function distance(box: Box, crop: Box, centre: { x: number; y: number }): number {
   return Math.hypot(box.x + box.width / 2 - crop.x - centre.x, box.y + box.height / 2 - crop.y - centre.y);
+}
+
+/**
+ * Which frames of a video the small-face search covers whole (`all` mode): every
+ * `wholeFrameEvery`-th sampled frame; on the others, only crops around the faces of the last two
+ * frames (people in a room move little between samples), a few crops instead of the frame's tiles.
+ */
+export class SearchScope {
+  private frame = 0;
+  private recent: Box[][] = [];
+
+  constructor(private readonly wholeFrameEvery: number) {}
+
+  /** The next frame's scope: undefined for the whole frame, else the boxes to look near. */
+  next(): Box[] | undefined {
+    const whole = this.frame % this.wholeFrameEvery === 0;
+    this.frame++;
+    if (whole) return undefined;
+    // The latest frame's box first: mergeBoxes keeps the first of equal scores.
+    return mergeBoxes([...this.recent].reverse().flatMap((boxes) => boxes.map((box) => ({ box, score: 1 })))).map(
+      (b) => b.box,
+    );
+  }
+
+  /** The faces found in the frame `next` was asked for. */
+  saw(faces: DetectedFace[]): void {
+    this.recent = [...this.recent.slice(-1), faces.map((f) => f.box)];
+  }
 }
 
 /** Runs `use` on a tensor and disposes of it. */

@@ -3,12 +3,35 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type FaceEngine, loadFaceEngine } from "../../../../functions/face-recognition/pipeline/faces.js";
-import { SMALL_FACE_SEARCH } from "../../../../functions/face-recognition/pipeline/small-faces.js";
+import { SearchScope, SMALL_FACE_SEARCH } from "../../../../functions/face-recognition/pipeline/small-faces.js";
 import type { SpeedupSetting } from "../../../../functions/face-recognition/pipeline/engine/speedups.js";
 import { detects } from "../../../../scripts/eval/scene-score.js";
 import { composeFrame, readPhoto } from "../../../../scripts/eval/scene-video.js";
 import { facesAt, type Scene, type SourcePhoto } from "../../../../scripts/eval/scenes.js";
 import { requireData } from "../../../support/data.js";
+
+describe("SearchScope", () => {
+  const face = (x: number) => ({
+    box: { x, y: 100, width: 30, height: 36 },
+    score: 0.9,
+    descriptor: new Float32Array(128),
+  });
+
+  it("searches the whole frame every n-th frame, and in between only near the last two frames' faces", () => {
+    const scope = new SearchScope(3);
+    expect(scope.next()).toBeUndefined();
+    scope.saw([face(100), face(500)]);
+    expect(scope.next()).toEqual([face(100).box, face(500).box]);
+    // The face at 500 is missed in this frame: it is still looked for in the next, once.
+    scope.saw([face(104)]);
+    expect(scope.next()).toEqual([face(104).box, face(500).box]);
+    scope.saw([]);
+    expect(scope.next()).toBeUndefined();
+    scope.saw([]);
+    // Nothing seen lately: no search at all until the next whole frame.
+    expect(scope.next()).toEqual([]);
+  });
+});
 
 const data = requireData();
 
@@ -63,6 +86,15 @@ describe.skipIf(!data)("the engine on a 1080p classroom-like frame", () => {
     expect(hits.length).toBeGreaterThanOrEqual(3);
     expect(found.length).toBe(hits.length);
     for (const f of found) expect(f.descriptor).toHaveLength(128);
+  });
+
+  it("looks only near the boxes it is given, when given some", async () => {
+    const shown = facesAt(scene, 0).map((f) => f.box);
+    const near = await searching.detect(frame(), { near: shown.slice(0, 2) });
+    expect(near.length).toBeGreaterThanOrEqual(1);
+    for (const f of near) expect(shown.slice(0, 2).some((box) => detects(f.box, box))).toBe(true);
+    // Near nothing: the first pass alone, which finds none of these faces (the whole search finds 3 or more).
+    expect(await searching.detect(frame(), { near: [] })).toEqual([]);
   });
 
   it("skips the search when the full-frame pass already answers, or shows a close-up", async () => {
