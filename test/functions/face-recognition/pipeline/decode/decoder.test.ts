@@ -20,24 +20,33 @@ import {
   useDecoder,
 } from "../../../../../functions/face-recognition/pipeline/decode/decoder.js";
 import { elapse, waitFor } from "../../../../support/wait.js";
-import { clipFolder } from "./clips.js";
+import { abortAtFirstFrame, base, clipFolder, readAll } from "./support.js";
 
 const { file, testClip, rotate90, indexFirst } = clipFolder("decoder-test-");
 
-const base = { fps: 2, maxWidth: 640, maxSeconds: 600, maxPixels: 4096 * 2304, inputFormat: "mov" as const };
 // The function's own frame options, from the default settings.
 const defaults = frameOptions(readSettings({}, readRecognitionSettings));
 
-async function collect(name: string, options: FrameOptions = base) {
-  const frames = [];
-  for await (const f of readFrames(file(name), options))
-    frames.push({ index: f.index, timeMs: f.timeMs, width: f.width, height: f.height, bytes: f.rgb.length });
-  return frames;
-}
+/** The frames' positions and sizes. */
+const collect = async (name: string, options: FrameOptions = base) =>
+  (await readAll(file(name), options)).map((f) => ({
+    index: f.index,
+    timeMs: f.timeMs,
+    width: f.width,
+    height: f.height,
+    bytes: f.rgb.length,
+  }));
 
 /** This process's ffmpegs reading the file. */
 const ffmpegsOn = (name: string) =>
   processesBelow(process.pid).filter((p) => p.comm === "ffmpeg" && p.args.includes(file(name)) && p.state !== "Z");
+/** This process's ffmpegs on the file once they are all gone (what is left after 2 s). */
+const noFfmpegLeftOn = (name: string) =>
+  waitFor(
+    () => ffmpegsOn(name),
+    (left) => left.length === 0,
+    2_000,
+  );
 
 beforeAll(() => {
   testClip("landscape.mp4", "testsrc=size=320x240:rate=10:duration=3");
@@ -79,13 +88,7 @@ describe.each(DECODERS)("the %s decoder", (kind) => {
       const started = performance.now();
       for await (const _ of readFrames(file("long.mp4"), { ...base, fps: 10 })) break;
       expect(performance.now() - started).toBeLessThan(5_000);
-      expect(
-        await waitFor(
-          () => ffmpegsOn("long.mp4"),
-          (left) => left.length === 0,
-          2_000,
-        ),
-      ).toEqual([]);
+      expect(await noFfmpegLeftOn("long.mp4")).toEqual([]);
     });
 
     it("refuses a file that is not a video, naming the cause from ffmpeg's output", async () => {
@@ -199,24 +202,11 @@ describe.each(DECODERS)("the %s decoder", (kind) => {
 
   describe("abandoning and capping the decoding", () => {
     it("an abort stops ffmpeg at once and throws its reason; the file is not read again", async () => {
-      const abandon = new AbortController();
       const reason = new Error("the caller closed the request");
-      const times: number[] = [];
-      const reading = (async () => {
-        for await (const f of readFrames(file("long.mp4"), base, { signal: abandon.signal })) {
-          times.push(f.timeMs);
-          abandon.abort(reason);
-        }
-      })();
-      await expect(reading).rejects.toBe(reason);
+      const { times, thrown } = await abortAtFirstFrame(file("long.mp4"), base, reason);
+      expect(thrown).toBe(reason);
       expect(times).toEqual([0]);
-      expect(
-        await waitFor(
-          () => ffmpegsOn("long.mp4"),
-          (left) => left.length === 0,
-          2_000,
-        ),
-      ).toEqual([]);
+      expect(await noFfmpegLeftOn("long.mp4")).toEqual([]);
     });
 
     it("an abort before the first frame leaves no ffmpeg on the file", async () => {
@@ -225,12 +215,7 @@ describe.each(DECODERS)("the %s decoder", (kind) => {
       const first = frames.next();
       abandon.abort(new Error("deadline"));
       await expect(first).rejects.toThrow("deadline");
-      expect(
-        await waitFor(
-          () => ffmpegsOn("long.mp4"),
-          (left) => left.length === 0,
-        ),
-      ).toEqual([]);
+      expect(await noFfmpegLeftOn("long.mp4")).toEqual([]);
     });
 
     it("stops decoding after maxFrames frames, sampled or not", async () => {

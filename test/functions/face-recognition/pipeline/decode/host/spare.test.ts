@@ -14,16 +14,10 @@ import {
 } from "../../../../../../functions/face-recognition/pipeline/decode/decoder.js";
 import { indexComesFirst } from "../../../../../../functions/face-recognition/pipeline/decode/host/spare.js";
 import { elapse, waitFor } from "../../../../../support/wait.js";
-import { clipFolder } from "../clips.js";
+import { abortAtFirstFrame, base, clipFolder, readAll } from "../support.js";
 
 const { file, testClip, rotate90, indexFirst } = clipFolder("spare-test-");
-const base = { fps: 2, maxWidth: 640, maxSeconds: 600, maxPixels: 4096 * 2304, inputFormat: "mov" as const };
-
-async function collect(name: string, options: FrameOptions = base) {
-  const frames: Frame[] = [];
-  for await (const f of readFrames(file(name), options)) frames.push(f);
-  return frames;
-}
+const collect = (name: string, options: FrameOptions = base) => readAll(file(name), options);
 const shape = (frames: Frame[]) => frames.map((f) => [f.index, f.timeMs, f.width, f.height]);
 
 /** This process's ffmpegs (children of its ffmpeg host). */
@@ -134,16 +128,9 @@ describe("the host decoder with an ffmpeg started ahead", () => {
   it("an abort stops the streaming ffmpeg at once and throws its reason; the file is not read again", async () => {
     startDecoderAhead(base);
     const [waiting] = await waitFor(pipeDecoders, (pids) => pids.length === 1);
-    const abandon = new AbortController();
     const reason = new Error("the caller closed the request");
-    const times: number[] = [];
-    const reading = (async () => {
-      for await (const f of readFrames(file("long-fast.mp4"), base, { signal: abandon.signal })) {
-        times.push(f.timeMs);
-        abandon.abort(reason);
-      }
-    })();
-    await expect(reading).rejects.toBe(reason);
+    const { times, thrown } = await abortAtFirstFrame(file("long-fast.mp4"), base, reason);
+    expect(thrown).toBe(reason);
     expect(times).toEqual([0]);
     expect(await waitFor(pipeDecoders, (pids) => !pids.includes(waiting as number))).not.toContain(waiting);
     // The way back to the file (after a failed stream) names the file to ffmpeg: it was not taken.
