@@ -3,66 +3,39 @@
 // Faces are detected once per video; the rules (and the tracker) then run offline on the same detections.
 // Then classroom-like scenes composed from the held-out photos (eval/scenes.ts): detection and
 // identification by face width and by case, and the time per video.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readSettings } from "../lib/config.js";
-import { readRecognitionSettings } from "../functions/face-recognition/config.js";
+import type { RecognitionSettings } from "../functions/face-recognition/config.js";
 import { enrollPhotos } from "../functions/face-recognition/enroll.js";
 import { type Gallery, toMatchIndex } from "../functions/face-recognition/gallery/format.js";
 import { importGalleryFile } from "../functions/face-recognition/gallery-import/import.js";
-import type { DetectedFace, FaceEngine } from "../functions/face-recognition/pipeline/faces.js";
-import { readFrames } from "../functions/face-recognition/pipeline/decode/decoder.js";
-import { judgeFace, type MatchRules } from "../functions/face-recognition/pipeline/match.js";
-import { SearchScope } from "../functions/face-recognition/pipeline/small-faces.js";
-import { Tracker } from "../functions/face-recognition/pipeline/tracks.js";
-import { frameOptions, matchRules, startEngine } from "../functions/face-recognition/runtime.js";
+import type { FaceEngine } from "../functions/face-recognition/pipeline/faces.js";
+import type { MatchRules } from "../functions/face-recognition/pipeline/match.js";
+import { frameOptions, matchRules } from "../functions/face-recognition/runtime.js";
 import { buildProbes, cse546Clips, type LabeledVideo, score, splitPeople } from "./eval/dataset.js";
 import { type SceneObservation, type SceneRow, sceneRows } from "./eval/scene-score.js";
 import { composeScenes } from "./eval/scene-video.js";
 import type { SceneVideo } from "./eval/scenes.js";
 import { runScript } from "./eval/run-script.js";
-import { dataDir, DATA_ENV } from "../lib/shared-data.js";
+import { type EvalSetup, type ObservedFrame, observeVideo, trackFrames, withEvalSetup } from "./eval/observe.js";
 
 interface Observed {
   video: LabeledVideo;
-  frames: { timeMs: number; width: number; faces: DetectedFace[] }[];
+  frames: ObservedFrame[];
   /** Decode and inference, wall time. */
   ms: number;
 }
 
-async function observe(
-  engine: FaceEngine,
-  videos: LabeledVideo[],
-  settings: ReturnType<typeof readRecognitionSettings>,
-) {
+async function observe(engine: FaceEngine, videos: LabeledVideo[], settings: RecognitionSettings) {
   const observed: Observed[] = [];
-  for (const video of videos) {
-    const frames: Observed["frames"] = [];
-    const started = performance.now();
-    // As recognizeVideo in `all` mode: the small-face search covers the whole frame only now and then.
-    const scope = engine.smallFaces && new SearchScope(engine.smallFaces.wholeFrameEvery);
-    for await (const frame of readFrames(video.file, frameOptions(settings))) {
-      const faces = await engine.detect(frame, { near: scope?.next() });
-      scope?.saw(faces);
-      frames.push({ timeMs: frame.timeMs, width: frame.width, faces });
-    }
-    observed.push({ video, frames, ms: performance.now() - started });
-  }
+  for (const video of videos)
+    observed.push({ video, ...(await observeVideo(engine, video.file, frameOptions(settings))) });
   return observed;
 }
 
 function identify(gallery: Gallery, observed: Observed[], rules: MatchRules) {
   const index = toMatchIndex(gallery);
   return observed.map(({ video, frames }) => {
-    // As recognizeVideo in `all` mode: faces tracked across frames, each track named from all its faces.
-    const tracker = new Tracker(index, rules);
-    for (const f of frames)
-      tracker.addFrame(
-        f.timeMs,
-        f.faces,
-        f.faces.map((face) => judgeFace(index, face, rules)),
-      );
+    const tracker = trackFrames(index, rules, frames);
     return {
       video,
       expected: video.expected,
@@ -140,90 +113,81 @@ function printSweep(rules: MatchRules, sweep: Partial<MatchRules>[], measure: (v
 /** The detection rules (face size, detector score) around the defaults. */
 const DETECTION_GRID = [0.4, 0.5].flatMap((minScore) => [24, 32].map((minFacePx) => ({ minScore, minFacePx })));
 
-async function main(): Promise<void> {
-  const data = dataDir();
-  if (!data) throw new Error(`no labeled data: set ${DATA_ENV} to the shared data folder`);
-  const settings = readSettings(process.env, readRecognitionSettings);
-  const engine = await startEngine(settings);
-  const work = await mkdtemp(join(tmpdir(), "facerec-eval-"));
+async function evaluate({ data, settings, engine, work }: EvalSetup): Promise<void> {
   // `npm run eval -- scenes` (or probes, cse546): only those parts.
   const asked = process.argv.slice(2);
   const runs = (part: "probes" | "cse546" | "scenes") => asked.length === 0 || asked.includes(part);
   const summary: string[] = [];
-  try {
-    const split = await splitPeople(data);
-    const enrolled = await enrollPhotos(engine, split.enroll);
-    for (const s of enrolled.skipped) console.log(`enrollment skipped ${s.file}: ${s.reason}`);
-    const faceApiRules = matchRules(settings, enrolled.gallery);
+  const split = await splitPeople(data);
+  const enrolled = await enrollPhotos(engine, split.enroll);
+  for (const s of enrolled.skipped) console.log(`enrollment skipped ${s.file}: ${s.reason}`);
+  const faceApiRules = matchRules(settings, enrolled.gallery);
+  console.log(
+    `# Identification on the shared labeled data (backend ${engine.backend}, detector ${engine.detector}, ${settings.sampleFps} fps, ${settings.frameWidth} px)`,
+  );
+  if (runs("probes")) {
+    const probes = await buildProbes(data, split, work);
     console.log(
-      `# Identification on the shared labeled data (backend ${engine.backend}, detector ${engine.detector}, ${settings.sampleFps} fps, ${settings.frameWidth} px)`,
+      `gallery: ${enrolled.gallery.people.length} people enrolled from ${split.enroll.length} photos; ${probes.length} probe videos`,
     );
-    if (runs("probes")) {
-      const probes = await buildProbes(data, split, work);
-      console.log(
-        `gallery: ${enrolled.gallery.people.length} people enrolled from ${split.enroll.length} photos; ${probes.length} probe videos`,
-      );
-      const grid = [
-        ...[0.4, 0.45, 0.5, 0.55, 0.6].flatMap((threshold) =>
-          [0, 0.05, 0.1].flatMap((margin) => [1, 2].map((minFrames) => ({ threshold, margin, minFrames }))),
-        ),
-        ...DETECTION_GRID,
-      ];
-      const s = report(
-        "face-api gallery enrolled from people/ (held-out photos, groups, unknowns, no-face)",
-        enrolled.gallery,
-        await observe(engine, probes, settings),
-        faceApiRules,
-        grid,
-      );
-      summary.push(`enrolled gallery precision ${pct(s.precision)} recall ${pct(s.recall)}`);
-    }
-    if (runs("cse546")) {
-      const original = await importGalleryFile(join(data, "cse546", "encoding.pickle"));
-      const dlibGrid = [0.5, 0.55, 0.6, 0.65].flatMap((threshold) =>
-        [0, 0.05, 0.1].map((margin) => ({ threshold, margin })),
-      );
-      const s = report(
-        "the original encoding.pickle (dlib) on the 8 CSE546 clips",
-        original,
-        await observe(engine, await cse546Clips(data), settings),
-        matchRules(settings, original),
-        dlibGrid,
-      );
-      summary.push(`CSE546 precision ${pct(s.precision)} recall ${pct(s.recall)}`);
-    }
-    if (runs("scenes")) {
-      const scenes = await composeScenes(data, split, work, settings);
-      const observed = await observe(
-        engine,
-        scenes.map((scene) => ({ id: scene.id, kind: "scene", file: scene.file, expected: scene.expected })),
-        settings,
-      );
-      const rows = (rules: MatchRules) => {
-        const results = identify(enrolled.gallery, observed, rules);
-        return observed.map((o, i) => ({
-          scene: scenes[i] as SceneVideo,
-          frames: o.frames,
-          found: results[i]?.found ?? [],
-          unknownTracks: results[i]?.unknownTracks ?? 0,
-          ms: o.ms,
-        }));
-      };
-      const all = reportScenes(rows(faceApiRules));
-      printSweep(
-        faceApiRules,
-        [0.5, 0.55, 0.6].flatMap((threshold) => DETECTION_GRID.map((rules) => ({ ...rules, threshold }))),
-        (variant) => {
-          const { all } = sceneRows(rows(variant));
-          return `${`${all.wrongNames} wrong`.padStart(9)}  ${ratio(all.named, all.known).padStart(6)}`;
-        },
-      );
-      summary.push(`scenes recall ${ratio(all.named, all.known)} (${all.wrongNames} wrong names)`);
-    }
-    console.log(`\nsummary: ${summary.join("; ")}`);
-  } finally {
-    await rm(work, { recursive: true, force: true });
+    const grid = [
+      ...[0.4, 0.45, 0.5, 0.55, 0.6].flatMap((threshold) =>
+        [0, 0.05, 0.1].flatMap((margin) => [1, 2].map((minFrames) => ({ threshold, margin, minFrames }))),
+      ),
+      ...DETECTION_GRID,
+    ];
+    const s = report(
+      "face-api gallery enrolled from people/ (held-out photos, groups, unknowns, no-face)",
+      enrolled.gallery,
+      await observe(engine, probes, settings),
+      faceApiRules,
+      grid,
+    );
+    summary.push(`enrolled gallery precision ${pct(s.precision)} recall ${pct(s.recall)}`);
   }
+  if (runs("cse546")) {
+    const original = await importGalleryFile(join(data, "cse546", "encoding.pickle"));
+    const dlibGrid = [0.5, 0.55, 0.6, 0.65].flatMap((threshold) =>
+      [0, 0.05, 0.1].map((margin) => ({ threshold, margin })),
+    );
+    const s = report(
+      "the original encoding.pickle (dlib) on the 8 CSE546 clips",
+      original,
+      await observe(engine, await cse546Clips(data), settings),
+      matchRules(settings, original),
+      dlibGrid,
+    );
+    summary.push(`CSE546 precision ${pct(s.precision)} recall ${pct(s.recall)}`);
+  }
+  if (runs("scenes")) {
+    const scenes = await composeScenes(data, split, work, settings);
+    const observed = await observe(
+      engine,
+      scenes.map((scene) => ({ id: scene.id, kind: "scene", file: scene.file, expected: scene.expected })),
+      settings,
+    );
+    const rows = (rules: MatchRules) => {
+      const results = identify(enrolled.gallery, observed, rules);
+      return observed.map((o, i) => ({
+        scene: scenes[i] as SceneVideo,
+        frames: o.frames,
+        found: results[i]?.found ?? [],
+        unknownTracks: results[i]?.unknownTracks ?? 0,
+        ms: o.ms,
+      }));
+    };
+    const all = reportScenes(rows(faceApiRules));
+    printSweep(
+      faceApiRules,
+      [0.5, 0.55, 0.6].flatMap((threshold) => DETECTION_GRID.map((rules) => ({ ...rules, threshold }))),
+      (variant) => {
+        const { all } = sceneRows(rows(variant));
+        return `${`${all.wrongNames} wrong`.padStart(9)}  ${ratio(all.named, all.known).padStart(6)}`;
+      },
+    );
+    summary.push(`scenes recall ${ratio(all.named, all.known)} (${all.wrongNames} wrong names)`);
+  }
+  console.log(`\nsummary: ${summary.join("; ")}`);
 }
 
-runScript("eval", main);
+runScript("eval", () => withEvalSetup("eval", evaluate));

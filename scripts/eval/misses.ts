@@ -3,7 +3,7 @@
 // from the person or too near another, named wrongly, or seen in too few frames. The scenes' detections
 // are kept in the cache file, so that the rules can be studied again without detecting again.
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readRecognitionSettings } from "../../functions/face-recognition/config.js";
@@ -11,14 +11,11 @@ import { enrollPhotos } from "../../functions/face-recognition/enroll.js";
 import { type Gallery, toMatchIndex } from "../../functions/face-recognition/gallery/format.js";
 import { scaleBox } from "../../functions/face-recognition/pipeline/engine/boxes.js";
 import type { Box } from "../../functions/face-recognition/pipeline/engine/types.js";
-import { readFrames } from "../../functions/face-recognition/pipeline/decode/decoder.js";
 import { distancesByPerson, judgeFace } from "../../functions/face-recognition/pipeline/match.js";
-import { SearchScope } from "../../functions/face-recognition/pipeline/small-faces.js";
-import { Tracker } from "../../functions/face-recognition/pipeline/tracks.js";
-import { frameOptions, matchRules, startEngine } from "../../functions/face-recognition/runtime.js";
+import { frameOptions, matchRules } from "../../functions/face-recognition/runtime.js";
 import { readSettings } from "../../lib/config.js";
-import { dataDir } from "../../lib/shared-data.js";
 import { splitPeople } from "./dataset.js";
+import { observeVideo, trackFrames, withEvalSetup } from "./observe.js";
 import { runScript } from "./run-script.js";
 import { detects } from "./scene-score.js";
 import { composeScenes } from "./scene-video.js";
@@ -43,43 +40,35 @@ interface CachedFace {
 
 async function observe(cache: string): Promise<Cached> {
   if (existsSync(cache)) return JSON.parse(await readFile(cache, "utf8")) as Cached;
-  const data = dataDir();
-  if (!data) throw new Error("no labeled data");
-  const settings = readSettings(process.env, readRecognitionSettings);
-  const engine = await startEngine(settings);
-  const work = await mkdtemp(join(tmpdir(), "facerec-misses-"));
-  try {
+  let cached: Cached | undefined;
+  await withEvalSetup("misses", async ({ data, settings, engine, work }) => {
     const split = await splitPeople(data);
     const { gallery } = await enrollPhotos(engine, split.enroll);
     const scenes = await composeScenes(data, split, work, settings);
-    const cached: Cached = { gallery, scenes: [] };
+    const observed: Cached = { gallery, scenes: [] };
+    // WHOLE_FRAME_EVERY: the search's scope to study (SearchScope), instead of the engine's.
+    const every = process.env.WHOLE_FRAME_EVERY === undefined ? undefined : Number(process.env.WHOLE_FRAME_EVERY);
     for (const scene of scenes) {
-      const frames: Cached["scenes"][number]["frames"] = [];
-      const started = performance.now();
-      // WHOLE_FRAME_EVERY: the search's scope to study (SearchScope), instead of the engine's.
-      const every = Number(process.env.WHOLE_FRAME_EVERY ?? engine.smallFaces?.wholeFrameEvery ?? 1);
-      const scope = engine.smallFaces && new SearchScope(every);
-      for await (const frame of readFrames(scene.file, frameOptions(settings))) {
-        const faces = await engine.detect(frame, { near: scope?.next() });
-        scope?.saw(faces);
-        const scale = frame.width / scene.width;
-        frames.push({
+      const { frames, ms } = await observeVideo(engine, scene.file, frameOptions(settings), every);
+      observed.scenes.push({
+        id: scene.id,
+        case: scene.case,
+        ms,
+        frames: frames.map((frame) => ({
           timeMs: frame.timeMs,
-          faces: faces.map((f) => ({ box: f.box, score: f.score, descriptor: [...f.descriptor] })),
+          faces: frame.faces.map((f) => ({ box: f.box, score: f.score, descriptor: [...f.descriptor] })),
           shown: facesAt(scene, frame.timeMs / 1000).map(({ face, box }) => ({
             name: face.source.name,
             width: face.width,
-            box: scaleBox(box, scale),
+            box: scaleBox(box, frame.width / scene.width),
           })),
-        });
-      }
-      cached.scenes.push({ id: scene.id, case: scene.case, frames, ms: performance.now() - started });
+        })),
+      });
     }
-    await writeFile(cache, JSON.stringify(cached));
-    return cached;
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+    await writeFile(cache, JSON.stringify(observed));
+    cached = observed;
+  });
+  return cached as Cached;
 }
 
 async function main(): Promise<void> {
@@ -95,13 +84,7 @@ async function main(): Promise<void> {
       ...f,
       faces: f.faces.map((d) => ({ ...d, descriptor: Float32Array.from(d.descriptor) })),
     }));
-    const tracker = new Tracker(index, rules);
-    for (const f of frames)
-      tracker.addFrame(
-        f.timeMs,
-        f.faces,
-        f.faces.map((d) => judgeFace(index, d, rules)),
-      );
+    const tracker = trackFrames(index, rules, frames);
     const named = tracker.people().map((p) => p.name);
     const people = frames[0]?.shown ?? [];
     const wrong = named.filter((n) => !people.some((p) => p.name === n));
