@@ -1,9 +1,10 @@
 // Small faces: the tiny detector sees a frame squeezed into its input (416 px): a face much under
 // ~50 px there is lost, so a 1080p classroom's 24–96 px faces vanish. After the full-frame pass,
 // the frame is searched again (detection only) as a whole at a larger input and in overlapping
-// tiles enlarged 1.5×; each new candidate is then verified, with its landmarks and descriptor, on
-// a crop around it where the face is ~100 px wide (a second, tighter crop when the first fails).
-// Chosen by numbers: scripts/eval/detectors.ts.
+// tiles enlarged 1.5× and 2×; each new candidate is then verified, with its landmarks and
+// descriptor, on a crop around it where the face is ~100 px wide (other crops when the first
+// fails). In `all` mode the whole frame is searched now and then, and between, only near the faces
+// seen (SearchScope). Chosen by numbers: scripts/eval/detectors.ts, npm run eval.
 import type * as tfjs from "@tensorflow/tfjs-core";
 import { insideShare, iou, mergeBoxes, scaleBox, squareAround, tiles } from "./engine/boxes.js";
 import type { Box, DetectedFace } from "./engine/types.js";
@@ -15,7 +16,9 @@ export interface SmallFaceSearch {
   wholeFrameInput: number;
   /** A face this share of the frame's shorter side (or more) marks a close-up: no search. */
   closeUpShare: number;
-  /** In `all` mode the whole frame is searched every this many sampled frames, else only near recent faces (SearchScope). */
+  /** A second tiling at this scale, for the smallest faces (tiles at 2× find most 24 px faces, fewer of 32–48 px). */
+  smallestFacesTileScale: number;
+  /** `all` mode: the whole frame is searched every this many sampled frames, else only near recent faces. */
   wholeFrameEvery: number;
 }
 
@@ -28,6 +31,7 @@ export const SMALL_FACE_SEARCH: Omit<SmallFaceSearch, "tileScale"> = {
   wholeFrameInput: 1024,
   closeUpShare: 0.15,
   wholeFrameEvery: 4,
+  smallestFacesTileScale: 2,
 };
 
 /** The engine's passes, run by face-api (faces.ts). */
@@ -44,11 +48,12 @@ export interface Passes {
 const TILE_INPUT = 416;
 /**
  * Crops a candidate is confirmed on: `spread` times its size, at this detector input (the face then
- * ~100 px wide); the second when the detector takes nothing in the first.
+ * ~100–130 px wide); each when the detector takes nothing in the ones before.
  */
 const VERIFY_CROPS: [spread: number, input: number][] = [
   [3, 320],
   [2, 224],
+  [4, 512],
 ];
 
 /**
@@ -99,11 +104,13 @@ async function proposeInWholeFrame(
   const [height, width] = input.shape;
   if (Math.max(width, height) > search.wholeFrameInput)
     proposals.push(...(await passes.locate(input, search.wholeFrameInput)));
-  const side = Math.min(Math.round(TILE_INPUT / search.tileScale), width, height);
-  for (const tile of tiles(width, height, side, Math.round(side / 4))) {
-    const factor = tile.width / TILE_INPUT;
-    const boxes = await withTensor(region(tile, [TILE_INPUT, TILE_INPUT]), (t) => passes.locate(t, TILE_INPUT));
-    for (const b of boxes) proposals.push({ score: b.score, box: scaleBox(b.box, factor, tile.x, tile.y) });
+  for (const scale of new Set([search.tileScale, search.smallestFacesTileScale])) {
+    const side = Math.min(Math.round(TILE_INPUT / scale), width, height);
+    for (const tile of tiles(width, height, side, Math.round(side / 4))) {
+      const factor = tile.width / TILE_INPUT;
+      const boxes = await withTensor(region(tile, [TILE_INPUT, TILE_INPUT]), (t) => passes.locate(t, TILE_INPUT));
+      for (const b of boxes) proposals.push({ score: b.score, box: scaleBox(b.box, factor, tile.x, tile.y) });
+    }
   }
 }
 
