@@ -112,7 +112,7 @@ async function main(): Promise<void> {
 
     const candidates: { name: string; find: (t: tfjs.Tensor3D) => Promise<Found[]> }[] = [
       {
-        name: `engine (tiles ${settings.smallFaceScale}x)`,
+        name: `engine (tiles ${settings.smallFaceScale}x, ${SMALL_FACE_SEARCH.smallestFacesTileScale}x)`,
         find: async (t) => {
           const [height, width] = t.shape;
           return chosen.detect({ width, height, rgb: Buffer.from(await t.data()) });
