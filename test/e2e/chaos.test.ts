@@ -1,4 +1,4 @@
-// Chaos (issue 16), all real processes: two trigger replicas (trigger/cli.ts run) sharing one job
+// Chaos (issue 16), all real processes: two trigger replicas (node dist/trigger.mjs run) sharing one job
 // table in dynalite, the function behind the real of-watchdog (max_inflight 2), Ceph RGW buckets.
 // A burst of uploads larger than max_inflight, with a replaced upload (A then B at one key, B while
 // A's run is in the function) and an A→B→A re-upload. Meanwhile one replica is kill -9'd mid-call
@@ -6,17 +6,20 @@
 // the gateway is held down for a while with more uploads waiting. In the end every key's report
 // names the people of the clip now at that key, no job failed, and the function's duplicate runs
 // (counted from its own logs, across its restarts) are printed and each explained by a fault.
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { reportStem } from "../../functions/face-recognition/pipeline/report.js";
+import { ensureBuilt } from "../deploy/support/bundle.js";
+import { ROOT } from "../deploy/support/scan.js";
 import { currentEtag, getText, isNotFound, listAllObjects } from "../../lib/s3.js";
 import { requireData } from "../support/data.js";
 import { openfaasTool } from "../support/openfaas.js";
 import { testS3Client } from "../support/services.js";
 import { elapse, waitFor } from "../support/wait.js";
-import { type LoggedProcess, startTrigger } from "../trigger/support/processes.js";
+import { LoggedProcess } from "../trigger/support/processes.js";
 import { dynamoStore, put, triggerEnv, uniqueName } from "../trigger/support/services.js";
 import { type FunctionStage, stageFunction, WatchdogGateway } from "./support/chaos-gateway.js";
 import { formatRows, functionRuns, type KeyRow, keyRows, type Upload } from "./support/chaos-runs.js";
@@ -79,6 +82,7 @@ describe.skipIf(!data || !services || !fwatchdog)("chaos: kill -9, a gateway out
       const clipOfPerson = new Map([...byClip].map(([clip, c]) => [c.person, clip]));
       const personOf = (clip: string) => byClip.get(clip)?.person as string;
 
+      await ensureBuilt("dist/trigger.mjs");
       stage = await stageFunction(data as string, {
         max_inflight: String(MAX_INFLIGHT),
         WORKERS: "1",
@@ -113,8 +117,11 @@ describe.skipIf(!data || !services || !fwatchdog)("chaos: kill -9, a gateway out
           RETRY_MAX_SECONDS: "5",
           MAX_ATTEMPTS: String(MAX_ATTEMPTS),
         });
-        const proc = await startTrigger(id, env);
+        // The bundle the trigger's image runs (trigger/Dockerfile), as the function runs its own.
+        const child = spawn(process.execPath, ["dist/trigger.mjs", "run"], { cwd: ROOT, env, stdio: "pipe" });
+        const proc = new LoggedProcess(id, child);
         triggers.push(proc);
+        await proc.waitFor((l) => l.msg === "trigger started", 60_000, '"trigger started"');
         return proc;
       };
       const [replicaA] = await Promise.all([startReplica("replica-a"), startReplica("replica-b")]);
