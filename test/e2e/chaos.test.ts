@@ -223,7 +223,9 @@ describe.skipIf(!data || !services || !fwatchdog)("chaos: kill -9, a gateway out
       await gw.start();
       note(`gateway back after ${GATEWAY_DOWN_MS / 1000} s down`);
 
-      // The end: every key's report names the clip now at the key, every job finished.
+      // The end, judged only once every upload is made (the replaced and A→B→A ones wait on the
+      // system): every key's report names the clip now at the key, every job finished.
+      const outcomes = await background;
       const keys = [...new Set(uploads.map((u) => u.key))];
       const state = async () => {
         const reports = await Promise.all(
@@ -239,7 +241,6 @@ describe.skipIf(!data || !services || !fwatchdog)("chaos: kill -9, a gateway out
         s.jobs.every((j) => j.status !== "running" && j.status !== "pending");
       const end = await waitFor(state, settled, left());
       note(settled(end) ? "every report current, every job finished" : "gave up waiting for the end condition");
-      const outcomes = await background;
 
       const rows = keyRows(uploads, allRuns(), heldByKilled);
       const triggerLines = triggers.flatMap((t) => t.lines);
@@ -262,6 +263,7 @@ describe.skipIf(!data || !services || !fwatchdog)("chaos: kill -9, a gateway out
       expect(
         outcomes.filter((o) => o.status === "rejected").map((o) => String((o as PromiseRejectedResult).reason)),
       ).toEqual([]);
+      expect(uploads).toHaveLength(burst.length + 2 + 3 + wave.length);
       expect(end.reports.filter((r) => r.found !== r.expected)).toEqual([]);
       expect(end.jobs.filter((j) => j.status === "failed").map((j) => [j.key, j.lastError])).toEqual([]);
       expect(end.jobs.filter((j) => j.status === "running" || j.status === "pending").map((j) => j.key)).toEqual([]);
