@@ -11,7 +11,8 @@ import { S3VideoSource } from "./pipeline/fetch-video.js";
 import { startDecoderAhead } from "./pipeline/decode/decoder.js";
 import { S3Sink } from "./pipeline/report.js";
 import { sweepStaleTempDirs } from "./pipeline/temp-dirs.js";
-import { makeAnalyzer, openStudents, readGallery, startEngine } from "./runtime.js";
+import { readGallery } from "./gallery/storage.js";
+import { makeAnalyzer, openStudents, startEngine } from "./runtime.js";
 import { type RunningServer, startFunctionServer } from "./server.js";
 
 export const FUNCTION_NAME = "face-recognition";

@@ -6,6 +6,7 @@ import { type Env, listSetting, numberSetting, readSettings, type SettingsReader
 import { type DynamoSettings, readDynamoSettings, readS3Settings, type S3Settings } from "../../lib/cloud.js";
 import type { BackendChoice, Detector } from "./pipeline/faces.js";
 import type { MatchRules } from "./pipeline/match.js";
+import { DECODERS, type DecoderKind } from "./pipeline/decode/decoder.js";
 import { SPEEDUP_SETTINGS, type SpeedupSetting } from "./pipeline/engine/speedups.js";
 import type { Mode } from "./pipeline/recognize.js";
 
@@ -13,8 +14,10 @@ export interface RecognitionSettings {
   mode: Mode;
   detector: Detector;
   backend: BackendChoice;
-  /** The engine's speedups (pipeline/speedups.ts): `auto` where proven, `off` for stock face-api. */
+  /** The engine's speedups (pipeline/engine/speedups.ts): `auto` where proven, `off` for stock face-api. */
   speedups: SpeedupSetting;
+  /** `host`: ffmpeg started by a forked host process, one kept waiting; `simple`: spawned here. */
+  decoder: DecoderKind;
   sampleFps: number;
   frameWidth: number;
   /** Frames are scaled into frameWidth × frameMaxHeight: no side of a frame is unbounded. */
@@ -83,6 +86,7 @@ export function readRecognitionSettings(read: SettingsReader): RecognitionSettin
     detector: read.oneOf("DETECTOR", ["tiny", "ssd"] as const, "tiny"),
     backend: read.oneOf("FACE_BACKEND", ["auto", "tensorflow", "wasm", "cpu"] as const, "auto"),
     speedups: read.oneOf("FACE_SPEEDUPS", SPEEDUP_SETTINGS, "auto"),
+    decoder: read.oneOf("DECODER", DECODERS, "host"),
     sampleFps: read.number("SAMPLE_FPS", 2, { min: 0.05, max: 60 }),
     frameWidth,
     // A portrait phone video (1080×1920) fits the default box unchanged.

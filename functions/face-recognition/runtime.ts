@@ -1,13 +1,11 @@
 // Composition: settings → the concrete engine, gallery, student directory and analyzer. Shared by
 // the function's server (index.ts), the CLI, the eval and the benchmark.
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { RecognitionSettings, StudentSettings } from "./config.js";
-import { type Gallery, parseGalleryText, toMatchIndex } from "./gallery/format.js";
-import { loadGallery } from "./gallery/storage.js";
+import { type Gallery, toMatchIndex } from "./gallery/format.js";
 import type { Analyzer } from "./pipeline/analyze.js";
 import { type FaceEngine, loadFaceEngine } from "./pipeline/faces.js";
-import { type FrameOptions, prepareFfmpeg, useFfmpeg } from "./pipeline/decode/decoder.js";
+import { type FrameOptions, prepareFfmpeg, useDecoder, useFfmpeg } from "./pipeline/decode/decoder.js";
 import { defaultRules, type MatchRules } from "./pipeline/match.js";
 import { SMALL_FACE_SEARCH } from "./pipeline/small-faces.js";
 import {
@@ -19,8 +17,9 @@ import {
 
 export async function startEngine(settings: RecognitionSettings): Promise<FaceEngine> {
   useFfmpeg(settings.ffmpegPath);
-  // The ffmpeg host is forked first, while this process is small: after a fork, each page the
-  // parent writes costs a fault (copy-on-write), ~15 µs here; once the models are in, 0.2 s.
+  useDecoder(settings.decoder);
+  // The ffmpeg host is forked first, while this process is small: after a fork, every page the
+  // parent writes costs a copy-on-write fault, and the models are hundreds of MB of pages.
   prepareFfmpeg();
   return loadEngine(settings);
 }
@@ -36,15 +35,6 @@ function loadEngine(settings: RecognitionSettings): Promise<FaceEngine> {
     smallFaces: settings.smallFaceScale > 0 ? { ...SMALL_FACE_SEARCH, tileScale: settings.smallFaceScale } : undefined,
     speedups: settings.speedups,
   });
-}
-
-/** A gallery from a file, or from `s3://bucket/key` through the given client. */
-export async function readGallery(location: string, s3?: S3Client): Promise<Gallery> {
-  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
-  if (!match) return loadGallery(location);
-  if (!s3) throw new Error(`GALLERY=${location} needs the S3 settings`);
-  const got = await s3.send(new GetObjectCommand({ Bucket: match[1], Key: match[2] }));
-  return parseGalleryText(await (got.Body as { transformToString(): Promise<string> }).transformToString(), location);
 }
 
 export async function openStudents(

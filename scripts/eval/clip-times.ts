@@ -15,7 +15,7 @@ import { dataDir } from "../../lib/shared-data.js";
 import { cse546Clips } from "./dataset.js";
 import { runScript } from "./run-script.js";
 
-const PASSES = Number(process.env.PASSES ?? 5);
+const PASSES = Number(process.env.EVAL_PASSES ?? 5);
 
 async function main(): Promise<void> {
   const data = dataDir();

@@ -10,7 +10,7 @@ import { type EvalSetup, withEvalSetup } from "./observe.js";
 import { runScript } from "./run-script.js";
 import { composeScenes } from "./scene-video.js";
 
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const ROUNDS = Number(process.env.EVAL_ROUNDS ?? 5);
 
 async function firstFrame(file: string, options: FrameOptions): Promise<Frame> {
   for await (const frame of readFrames(file, options)) return frame;

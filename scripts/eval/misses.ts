@@ -46,8 +46,9 @@ async function observe(cache: string): Promise<Cached> {
     const { gallery } = await enrollPhotos(engine, split.enroll);
     const scenes = await composeScenes(data, split, work, settings);
     const observed: Cached = { gallery, scenes: [] };
-    // WHOLE_FRAME_EVERY: the search's scope to study (SearchScope), instead of the engine's.
-    const every = process.env.WHOLE_FRAME_EVERY === undefined ? undefined : Number(process.env.WHOLE_FRAME_EVERY);
+    // EVAL_WHOLE_FRAME_EVERY: the search's scope to study (SearchScope), instead of the engine's.
+    const every =
+      process.env.EVAL_WHOLE_FRAME_EVERY === undefined ? undefined : Number(process.env.EVAL_WHOLE_FRAME_EVERY);
     for (const scene of scenes) {
       const { frames, ms } = await observeVideo(engine, scene.file, frameOptions(settings), every);
       observed.scenes.push({

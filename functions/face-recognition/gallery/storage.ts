@@ -1,7 +1,10 @@
 // The gallery file on disk: read with a size bound, written atomically in a diffable layout.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { downloadObject } from "../../../lib/s3.js";
 import { type Gallery, GalleryError, parseGallery, parseGalleryText } from "./format.js";
 
 /** 10,000 people × 128 numbers × ~22 characters is ~28 MB: generous, but bounded. */
@@ -19,6 +22,22 @@ export async function checkGallerySize(path: string): Promise<void> {
 export async function loadGallery(path: string): Promise<Gallery> {
   await checkGallerySize(path);
   return parseGalleryText(await readFile(path, "utf8"), path);
+}
+
+/** A gallery from a file, or from `s3://bucket/key` through the given client, with the same bound. */
+export async function readGallery(location: string, s3?: S3Client): Promise<Gallery> {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
+  const [, bucket, key] = match ?? [];
+  if (!bucket || !key) return loadGallery(location);
+  if (!s3) throw new Error(`GALLERY=${location} needs the S3 settings`);
+  const dir = await mkdtemp(join(tmpdir(), "gallery-"));
+  try {
+    const file = join(dir, "gallery.json");
+    await downloadObject(s3, bucket, key, file, MAX_GALLERY_BYTES);
+    return parseGalleryText(await readFile(file, "utf8"), location);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Pretty JSON with one descriptor per line: diffable, and numbers round-trip exactly. */

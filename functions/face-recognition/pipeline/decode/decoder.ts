@@ -20,15 +20,8 @@ export { useFfmpeg } from "./ffmpeg-binary.js";
 
 export const DECODERS = ["simple", "host"] as const;
 export type DecoderKind = (typeof DECODERS)[number];
-let decoder = decoderFrom(process.env.DECODER);
-
-/** DECODER: `simple` (this file) or `host` (host/); unset, the one the bench found faster. */
-export function decoderFrom(setting: string | undefined): DecoderKind {
-  if (setting === undefined || setting === "") return "host";
-  if (!(DECODERS as readonly string[]).includes(setting))
-    throw new Error(`DECODER=${setting}: expected one of ${DECODERS.join(", ")}`);
-  return setting as DecoderKind;
-}
+/** DECODER (config.ts): `host` unless set; `simple` spawns ffmpeg from this process (this file). */
+let decoder: DecoderKind = "host";
 
 /** Chooses the decoder from now on (the function's start, tests, the bench). */
 export function useDecoder(kind: DecoderKind): void {
