@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { WorkQueue } from "../../trigger/queue.js";
+import { elapse, eventually, waitFor } from "../support/wait.js";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const idle = (queue: WorkQueue<string>) => () => queue.stats().depth === 0 && queue.stats().active === 0;
 
 function recorder(workMs = 20) {
   const order: string[] = [];
@@ -11,7 +12,7 @@ function recorder(workMs = 20) {
     running++;
     peak = Math.max(peak, running);
     order.push(item);
-    await sleep(workMs);
+    await elapse(workMs); // the item's work takes this long
     running--;
   };
   return { order, work, peak: () => peak };
@@ -23,7 +24,6 @@ describe("WorkQueue", () => {
     const queue = new WorkQueue(r.work, 3);
     for (let i = 0; i < 10; i++) queue.add(`id${i}`, `item${i}`);
     expect(queue.stats()).toEqual({ depth: 7, active: 3 });
-    await sleep(5);
     expect(await queue.whenIdle(2000)).toBe(true);
     expect(r.order).toEqual(Array.from({ length: 10 }, (_, i) => `item${i}`));
     expect(r.peak()).toBe(3);
@@ -36,9 +36,7 @@ describe("WorkQueue", () => {
     expect(queue.add("a", "a2")).toBe(false); // running
     expect(queue.add("b", "b1")).toBe(true);
     expect(queue.add("b", "b2")).toBe(false); // waiting
-    await queue.whenIdle(1000);
-    await sleep(60);
-    await queue.whenIdle(1000);
+    expect(await eventually(idle(queue), 1000)).toBe(true);
     expect(r.order).toEqual(["a1", "b1"]);
     expect(queue.add("a", "a3")).toBe(true); // done: may come again (the store decides)
   });
@@ -51,9 +49,17 @@ describe("WorkQueue", () => {
     expect(queue.add("soon", "soon-again", 10_000)).toBe(false);
     expect(queue.add("soon", "soon-now", 0)).toBe(true);
     expect(queue.stats().depth + queue.stats().active).toBe(2);
-    await sleep(60);
+    await waitFor(
+      () => r.order.length,
+      (n) => n > 0,
+      1000,
+    );
     expect(r.order).toEqual(["soon-now"]);
-    await sleep(150);
+    await waitFor(
+      () => r.order.length,
+      (n) => n > 1,
+      1000,
+    );
     expect(r.order).toEqual(["soon-now", "late"]);
   });
 
@@ -68,7 +74,7 @@ describe("WorkQueue", () => {
     expect(queue.add("d", "d")).toBe(false);
     expect(await queue.whenIdle(20)).toBe(false);
     expect(await queue.whenIdle(1000)).toBe(true);
-    await sleep(80);
+    await elapse(80); // past c's 50 ms delay: a stopped queue starts nothing more
     expect(r.order).toEqual(["a"]);
   });
 
@@ -79,11 +85,10 @@ describe("WorkQueue", () => {
       if (runs.length === 1) expect(queue.requeue(id, item, 100)).toBe(true);
     }, 1);
     queue.add("a", "a");
-    await sleep(10);
+    expect(await eventually(() => runs.length === 1 && queue.stats().active === 0, 1000)).toBe(true);
     expect(queue.has("a")).toBe(true);
     expect(queue.stats()).toEqual({ depth: 1, active: 0 });
-    await sleep(200);
-    expect(runs).toHaveLength(2);
+    expect(await eventually(() => runs.length === 2 && idle(queue)(), 1000)).toBe(true);
     expect((runs[1] as number) - (runs[0] as number)).toBeGreaterThanOrEqual(95);
     expect(queue.stats()).toEqual({ depth: 0, active: 0 });
   });
@@ -93,7 +98,7 @@ describe("WorkQueue", () => {
     const queue = new WorkQueue(r.work, 1);
     queue.add("a", "a1");
     expect(queue.add("a", "a2")).toBe(false);
-    await sleep(100);
+    await elapse(100); // past a1's 50 ms run: no second copy follows it
     expect(r.order).toEqual(["a1"]);
   });
 
@@ -108,8 +113,7 @@ describe("WorkQueue", () => {
     );
     queue.add("1", "bad");
     queue.add("2", "good");
-    await sleep(10);
-    await queue.whenIdle(1000);
+    expect(await eventually(idle(queue), 1000)).toBe(true);
     expect(errors).toEqual(["1: boom"]);
     expect(queue.stats()).toEqual({ depth: 0, active: 0 });
   });
