@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../lib/net.js";
 import { GatewayInvoker } from "../../trigger/invoker.js";
+import { elapse, eventually } from "../support/wait.js";
 import { FakeFunction } from "./support/fake-function.js";
 
 const fn = new FakeFunction();
@@ -73,11 +74,11 @@ describe("GatewayInvoker", () => {
   it("ends the call when its signal aborts: the function sees the request closed", async () => {
     fn.answer = () => ({ status: 200, delayMs: 1500 });
     const call = new AbortController();
-    setTimeout(() => call.abort("lost"), 200);
+    void elapse(200).then(() => call.abort("lost")); // given up mid-call, long before the answer
     const started = Date.now();
     await invoker().invoke({ video, jobId: "j9", signal: call.signal });
     expect(Date.now() - started).toBeLessThan(1000);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await eventually(() => fn.calls.at(-1)?.closedEarly === true, 1000)).toBe(true);
     expect(fn.calls.at(-1)).toMatchObject({ jobId: "j9", closedEarly: true });
   });
 

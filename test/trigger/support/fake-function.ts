@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { putText } from "../../../lib/s3.js";
+import { elapse } from "../../support/wait.js";
 
 export interface FakeAnswer {
   status: number;
@@ -66,7 +67,7 @@ export class FakeFunction {
         });
         const answer = this.answer(call);
         const delay = answer.delayMs ?? this.delayMs;
-        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+        if (delay > 0) await elapse(delay); // a slow function, on purpose
         let result = answer.body;
         if (answer.status === 200 && result === undefined) {
           const stem = call.key.replace(/\.[^./]*$/, "");
