@@ -9,7 +9,8 @@ import { readTriggerSettings } from "../../trigger/config.js";
 import { CONFIRM_CONCURRENCY, type DaemonDeps, startDaemon } from "../../trigger/daemon.js";
 import { MAX_RECORDS_PER_NOTIFICATION } from "../../trigger/server.js";
 import { FakeFunction } from "./support/fake-function.js";
-import { newestJob, sleep, until } from "./support/daemons.js";
+import { elapse } from "../support/wait.js";
+import { newestJob, until } from "./support/daemons.js";
 import { MiniGateway } from "./support/gateway.js";
 import { createBuckets, dynamoStore, put, s3Client, triggerEnv, uniqueName } from "./support/services.js";
 
@@ -86,7 +87,7 @@ describe("the daemon with a played function", () => {
     const calls = fn.calls.filter((c) => c.bucket === bucket);
     expect(calls.map((c) => c.authorization)).toEqual(Array(3).fill("Bearer secret-token-123"));
     // Permanent answers are not retried, whatever the attempt budget.
-    await sleep(1500);
+    await elapse(1500); // several polls
     expect(fn.calls.filter((c) => c.bucket === bucket)).toHaveLength(3);
   });
 
@@ -202,8 +203,8 @@ describe("the daemon with a played function", () => {
     fn.answer = () => ({ status: 200 });
     // A poll every 5 minutes: only the push can be this quick.
     const { daemon, store, logger } = await daemonFor(bucket, { POLL_INTERVAL_SECONDS: "300" });
-    await until("the first poll", () => logger.lines.find((l) => l.msg === "trigger started"));
-    await sleep(300);
+    // Uploaded after the first poll has listed the bucket, so only the push can find it.
+    await until("the first poll to end", () => logger.lines.find((l) => l.msg === "poll done"));
     const key = "pushed/clip 01+ü.mp4";
     const etag = await put(s3, bucket, key, "pushed video");
     const record = {
@@ -234,7 +235,7 @@ describe("the daemon with a played function", () => {
       headers: { "Content-Type": "application/json" },
     });
     expect(bad.status).toBe(400);
-    await sleep(500);
+    await elapse(500); // a quiet period: the repeat and the ignored records call nothing
     expect(fn.calls.filter((c) => c.bucket === bucket)).toHaveLength(1);
     const metrics = (await axios.get(`${daemon.url}/metrics`)).data as string;
     expect(metrics).toContain('facerec_trigger_videos_seen_total{source="push"} 1');

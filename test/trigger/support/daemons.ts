@@ -7,24 +7,20 @@ import { readTriggerSettings } from "../../../trigger/config.js";
 import { type DaemonDeps, startDaemon } from "../../../trigger/daemon.js";
 import type { Job } from "../../../trigger/jobs/job.js";
 import type { JobStore } from "../../../trigger/jobs/store.js";
+import { waitFor } from "../../support/wait.js";
 import { FakeFunction } from "./fake-function.js";
 import { dynamoStore, s3Client, triggerEnv, uniqueName } from "./services.js";
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls fn until it returns something other than undefined or false. */
+/** waitFor until fn returns something other than undefined or false; an error naming `what` after timeoutMs. */
 export async function until<T>(
   what: string,
   fn: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 15_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+  const found = (value: T | undefined): value is T => value !== undefined && value !== false;
+  const value = await waitFor(fn, found, timeoutMs);
+  if (!found(value)) throw new Error(`timed out waiting for ${what}`);
+  return value;
 }
 
 /** The job of a key's newest upload (the table's sort key begins with the upload time). */
