@@ -2,11 +2,11 @@
 // processed, and the real function invoked once per video (counted on the function side, from
 // its "video started" log lines), apart from the calls that were cut off mid-flight.
 import { expect, it } from "vitest";
+import { eventually, waitFor } from "../support/wait.js";
 import { withRealBatch } from "./support/batch.js";
 import { startTrigger } from "./support/processes.js";
 import { triggerEnv } from "./support/services.js";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const CONCURRENCY = 3;
 
 const keys = Array.from({ length: 30 }, (_, i) => `batch/video-${String(i).padStart(2, "0")}.mp4`);
@@ -23,9 +23,7 @@ it("resumes after kill -9: all 30 processed, each invoked once except calls cut 
   });
   const first = await startTrigger("trigger-1", env);
   triggers.push(first);
-  const deadline = Date.now() + 60_000;
-  while (batch.fn.started() < 10 && Date.now() < deadline) await sleep(50);
-  expect(batch.fn.started()).toBeGreaterThanOrEqual(10);
+  expect(await eventually(() => batch.fn.started() >= 10, 60_000)).toBe(true);
 
   expect(await first.kill("SIGKILL")).toEqual({ code: null, signal: "SIGKILL" });
   // The claims the dead process still held: its calls cut off mid-flight.
@@ -36,12 +34,11 @@ it("resumes after kill -9: all 30 processed, each invoked once except calls cut 
 
   const second = await startTrigger("trigger-2", env);
   triggers.push(second);
-  const finished = Date.now() + 90_000;
-  let jobs = await store.list();
-  while (jobs.filter((job) => job.status === "succeeded").length < keys.length && Date.now() < finished) {
-    await sleep(250);
-    jobs = await store.list();
-  }
+  const jobs = await waitFor(
+    () => store.list(),
+    (all) => all.filter((job) => job.status === "succeeded").length >= keys.length,
+    90_000,
+  );
   expect(jobs.map((job) => [job.key, job.status]).sort()).toEqual(keys.map((key) => [key, "succeeded"]));
 
   const counts = Object.fromEntries(keys.map((key) => [key, batch.fn.started(key)]));

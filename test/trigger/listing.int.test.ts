@@ -4,9 +4,8 @@ import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { FunctionProcess, TriggerProcess } from "./support/processes.js";
 import { startRealFunction, startTrigger, tinyVideo } from "./support/processes.js";
+import { waitFor } from "../support/wait.js";
 import { createBuckets, dynamoStore, inParallel, put, s3Client, triggerEnv, uniqueName } from "./support/services.js";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const input = uniqueName("in-listing");
 const output = uniqueName("out-listing");
@@ -51,12 +50,11 @@ afterAll(async () => {
 
 it("finds every video across all listing pages, and only videos", async () => {
   trigger = await startTrigger("trigger", triggerEnv({ bucket: input, table, gatewayUrl: fn.url }));
-  const deadline = Date.now() + 60_000;
-  let jobs = await store.list();
-  while (jobs.filter((job) => job.status === "succeeded").length < videos.length && Date.now() < deadline) {
-    await sleep(250);
-    jobs = await store.list();
-  }
+  const jobs = await waitFor(
+    () => store.list(),
+    (all) => all.filter((job) => job.status === "succeeded").length >= videos.length,
+    60_000,
+  );
   expect(jobs.map((job) => [job.key, job.status]).sort()).toEqual([...videos].sort().map((key) => [key, "succeeded"]));
   for (const key of videos) expect(fn.started(key), key).toBe(1);
   expect(fn.started()).toBe(videos.length);

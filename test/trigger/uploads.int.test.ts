@@ -3,7 +3,8 @@
 // uploaded again runs again (A→B→A), and one upload seen by both a poll and a push runs once.
 import axios from "axios";
 import { describe, expect, it } from "vitest";
-import { newestJob, sleep, until, withPlayedFunction } from "./support/daemons.js";
+import { elapse } from "../support/wait.js";
+import { newestJob, until, withPlayedFunction } from "./support/daemons.js";
 import { createBuckets, put, uniqueName } from "./support/services.js";
 
 const played = withPlayedFunction();
@@ -25,7 +26,7 @@ describe("uploads and their jobs", () => {
       return j && j.status !== "running" && j.status !== "pending" ? j : undefined;
     });
     expect(job).toMatchObject({ status: "superseded", attempts: 1, lastStatusCode: 409, lastError: "replaced" });
-    await sleep(1500); // several polls: a final job is not run again
+    await elapse(1500); // several polls: a final job is not run again
     const calls = fn.calls.filter((c) => c.bucket === bucket);
     expect(calls.map((c) => c.etag)).toEqual([etag]);
     const metrics = await daemon.metrics.render();
@@ -45,7 +46,7 @@ describe("uploads and their jobs", () => {
     const etags: string[] = [];
     for (const [i, content] of ["content A", "content B", "content A"].entries()) {
       // Upload times are whole seconds: the next upload lands in a later second.
-      if (i > 0) await sleep(1100);
+      if (i > 0) await elapse(1100);
       const etag = await put(played.s3, bucket, key, content);
       etags.push(etag);
       // Ceph's push for the same upload, racing the polls.
@@ -58,7 +59,7 @@ describe("uploads and their jobs", () => {
     }
     expect(etags[0]).toBe(etags[2]);
     expect(etags[0]).not.toBe(etags[1]);
-    await sleep(1000); // a late duplicate from a poll or the push would show now
+    await elapse(1000); // a late duplicate from a poll or the push would show now
     const calls = fn.calls.filter((c) => c.bucket === bucket);
     expect(calls.map((c) => c.etag)).toEqual(etags);
     const jobs = await store.findByKey(bucket, key);
