@@ -16,7 +16,7 @@ export class ConfigError extends Error {
 }
 
 /** Where OpenFaaS mounts secrets; environment variables are the local fallback. */
-export const DEFAULT_SECRETS_DIR = "/var/openfaas/secrets";
+const DEFAULT_SECRETS_DIR = "/var/openfaas/secrets";
 
 /** A schema for one setting's text (trimmed, never empty: an empty variable counts as unset). */
 export type SettingSchema<T> = z.ZodType<T, string>;
@@ -44,19 +44,19 @@ const TRUE_WORDS = ["1", "true", "yes", "on"] as const;
 const FALSE_WORDS = ["0", "false", "no", "off"] as const;
 
 /** true/false, yes/no, on/off, 1/0, in any case. */
-export const flagSetting: SettingSchema<boolean> = z
+const flagSetting: SettingSchema<boolean> = z
   .string()
   .toLowerCase()
   .pipe(z.enum([...TRUE_WORDS, ...FALSE_WORDS], { error: (issue) => `must be true or false, got "${issue.input}"` }))
   .transform((word) => (TRUE_WORDS as readonly string[]).includes(word));
 
 /** One of the given words, exactly. */
-export function choiceSetting<T extends string>(choices: readonly T[]): SettingSchema<T> {
+function choiceSetting<T extends string>(choices: readonly T[]): SettingSchema<T> {
   return z.enum(choices, { error: (issue) => `must be one of ${choices.join(", ")}, got "${issue.input}"` });
 }
 
 /** An http(s) URL, without trailing slashes. */
-export const urlSetting: SettingSchema<string> = z
+const urlSetting: SettingSchema<string> = z
   .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
   .transform((url) => url.replace(/\/+$/, ""));
 

@@ -89,7 +89,7 @@ export interface RunResult {
   stderr: string;
 }
 
-export class CommandError extends Error {
+class CommandError extends Error {
   constructor(
     readonly command: string,
     readonly stderr: string,

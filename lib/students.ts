@@ -19,7 +19,7 @@ export interface StudentRecord {
  * student_data.json spells mr_bean's year "freshmen" while the grader's mapping expects
  * "freshman": known misspellings of a year are corrected on load, and each correction is reported.
  */
-export const YEAR_SPELLINGS: Readonly<Record<string, string>> = {
+const YEAR_SPELLINGS: Readonly<Record<string, string>> = {
   freshmen: "freshman",
   sophomores: "sophomore",
   juniors: "junior",
@@ -52,7 +52,7 @@ export function normalizeStudentYears<T extends { name: string; year?: unknown }
 }
 
 /** Validates a student_data.json value: an array of records, each with a `name` string. */
-export function parseStudentRecords(data: unknown, source: string): StudentRecord[] {
+function parseStudentRecords(data: unknown, source: string): StudentRecord[] {
   if (!Array.isArray(data)) throw new Error(`${source}: expected a JSON array of student records`);
   return data.map((item: unknown, i) => {
     if (typeof item !== "object" || item === null || typeof (item as { name?: unknown }).name !== "string") {
@@ -70,7 +70,7 @@ export async function readStudentsFile(
 }
 
 /** Creates the table when missing and waits until it is active; true when it was created. */
-export async function ensureStudentsTable(db: DynamoDBDocumentClient, table: string): Promise<boolean> {
+async function ensureStudentsTable(db: DynamoDBDocumentClient, table: string): Promise<boolean> {
   try {
     await db.send(new DescribeTableCommand({ TableName: table }));
     return false;

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { type DynamoSettings, readDynamoSettings, readS3Settings, type S3Settings } from "../lib/cloud.js";
 import { type Env, readSettings } from "../lib/config.js";
 
-export type InvokeMode = "sync" | "async";
+type InvokeMode = "sync" | "async";
 
 export interface TriggerSettings {
   s3: S3Settings;
@@ -62,7 +62,7 @@ export interface TriggerSettings {
 const seconds = (value: number) => Math.round(value * 1000);
 
 /** Whether only this machine can reach an address the daemon listens on (local mode). */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 

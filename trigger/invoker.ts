@@ -49,12 +49,12 @@ const TRANSIENT_STATUSES = new Set([429, 500, 502, 503, 504]);
  * Whether a 404's body is the function's own "no such object" answer (handler.ts: cause
  * "missing"), as opposed to the gateway's 404 for a function it does not know.
  */
-export function isMissingObject(body: unknown): boolean {
+function isMissingObject(body: unknown): boolean {
   return typeof body === "object" && body !== null && (body as { cause?: unknown }).cause === "missing";
 }
 
 /** Whether a 409's body is the function's "superseded" answer (handler.ts). */
-export function isSuperseded(body: unknown): boolean {
+function isSuperseded(body: unknown): boolean {
   return typeof body === "object" && body !== null && (body as { status?: unknown }).status === "superseded";
 }
 

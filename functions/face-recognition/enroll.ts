@@ -11,7 +11,7 @@ import { readFrames } from "./pipeline/decode/decoder.js";
 export const ENROLLED_MODEL = "face-api-facerecognitionnet" as const;
 const PHOTO_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".bmp", ".webp"]);
 
-export interface SkippedPhoto {
+interface SkippedPhoto {
   file: string;
   reason: string;
 }

@@ -57,7 +57,7 @@ export type Outcome =
   | { status: "failed"; bucket: string; key: string; error: string; cause: FailureCause; outputs: string[] };
 
 /** refused: the upload is not a usable video; missing: no such object; temporary: try again later. */
-export type FailureCause = "refused" | "missing" | "temporary";
+type FailureCause = "refused" | "missing" | "temporary";
 
 export function createHandler(deps: HandlerDeps) {
   const authorized = bearerCheck(deps.token);

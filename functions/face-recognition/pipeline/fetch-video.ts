@@ -79,7 +79,7 @@ export async function checkContainer(file: string): Promise<void> {
   throw new VideoError(`not an MP4/MOV video: the content looks like ${describeContent(head.subarray(0, read))}`);
 }
 
-export function describeContent(head: Buffer): string {
+function describeContent(head: Buffer): string {
   const text = head.toString("latin1");
   if (text.startsWith("#EXTM3U")) return "an HLS playlist";
   if (text.startsWith("ffconcat")) return "an ffconcat script";

@@ -18,7 +18,7 @@ export interface StudentDirectory {
 }
 
 /** A configured source that failed: names the source and the cause, never a credential. */
-export class StudentSourceError extends Error {
+class StudentSourceError extends Error {
   constructor(source: string, cause: unknown) {
     super(`${source}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = "StudentSourceError";

@@ -6,7 +6,7 @@ import { delimiter, join } from "node:path";
 
 const requireFromHere = createRequire(import.meta.url);
 
-export function resolveFfmpegPath(configured?: string): string {
+function resolveFfmpegPath(configured?: string): string {
   if (configured) return configured;
   try {
     const bundled = requireFromHere("ffmpeg-static") as string | null;

@@ -23,7 +23,7 @@ interface FaceApiResult {
   descriptor: Float32Array;
 }
 export type NetName = "ssdMobilenetv1" | "tinyFaceDetector" | "faceLandmark68Net" | "faceRecognitionNet";
-export interface FaceApi {
+interface FaceApi {
   nets: Record<NetName, LoadableNet & { readonly isLoaded: boolean; loadFromDisk(dir: string): Promise<void> }> & {
     tinyFaceDetector: TinyDetectorNet;
     faceRecognitionNet: RecognitionNet;
