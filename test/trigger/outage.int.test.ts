@@ -5,12 +5,12 @@
 // it can be taken down while the function keeps running, as when the gateway pod is gone.
 import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { elapse, waitFor } from "../support/wait.js";
 import { MiniGateway } from "./support/gateway.js";
 import type { FunctionProcess, TriggerProcess } from "./support/processes.js";
 import { startRealFunction, startTrigger, tinyVideo, triggerCommand } from "./support/processes.js";
 import { createBuckets, dynamoStore, inParallel, put, s3Client, triggerEnv, uniqueName } from "./support/services.js";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const OUTAGE_MS = 20_000;
 
 const input = uniqueName("in-outage");
@@ -47,11 +47,7 @@ afterAll(async () => {
 });
 
 async function waitUntil(what: string, test: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
+  if (!(await waitFor(test, (done) => done, timeoutMs))) throw new Error(`timed out waiting for ${what}`);
 }
 
 const succeeded = async (store: typeof patient) => (await store.list()).filter((j) => j.status === "succeeded");
@@ -105,7 +101,7 @@ it("survives a 20 s gateway outage; past the retry limit, jobs fail with the rea
   expect(status.stdout).toContain("ECONNREFUSED");
 
   // Meanwhile nothing was lost by the patient daemon: its jobs wait for their next attempt.
-  await sleep(Math.max(0, downAt + OUTAGE_MS - Date.now()));
+  await elapse(Math.max(0, downAt + OUTAGE_MS - Date.now())); // the outage is held for its full length
   const during = await patient.list();
   expect(during.filter((j) => j.status === "failed")).toEqual([]);
   expect(during.some((j) => j.status === "pending" && /ECONNREFUSED/.test(j.lastError ?? ""))).toBe(true);

@@ -3,11 +3,11 @@
 // Also measures the delay from upload to invocation by push and by poll, for the report.
 import { GetBucketNotificationConfigurationCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { elapse } from "../support/wait.js";
 import type { FunctionProcess, TriggerProcess } from "./support/processes.js";
 import { startRealFunction, startTrigger, tinyVideo, triggerCommand } from "./support/processes.js";
 import { createBuckets, put, s3Client, triggerEnv, uniqueName } from "./support/services.js";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const POLL_SECONDS = 2;
 
 const input = uniqueName("in-push");
@@ -31,7 +31,7 @@ async function delays(keys: string[], trigger: TriggerProcess): Promise<number[]
   const video = await tinyVideo();
   const out: number[] = [];
   for (const [i, key] of keys.entries()) {
-    await sleep(700 + i * 450);
+    await elapse(700 + i * 450); // uneven gaps, so uploads fall at different points of the poll cycle
     await put(s3, input, key, video);
     const uploaded = Date.now();
     const started = await fn

@@ -1,11 +1,10 @@
 // Must show: two daemons on the same bucket at once — no video invoked twice (counted on the real
 // function's side), every video processed, and both replicas did part of the work.
 import { expect, it } from "vitest";
+import { elapse, waitFor } from "../support/wait.js";
 import { withRealBatch } from "./support/batch.js";
 import { startTrigger } from "./support/processes.js";
 import { triggerEnv } from "./support/services.js";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const keys = Array.from({ length: 16 }, (_, i) => `shared/video-${String(i).padStart(2, "0")}.mp4`);
 const batch = withRealBatch("replicas", keys);
@@ -26,15 +25,14 @@ it("two replicas on one bucket never invoke the same video twice", async () => {
     ...(await Promise.all([startTrigger("replica-a", env("replica-a")), startTrigger("replica-b", env("replica-b"))])),
   );
 
-  const deadline = Date.now() + 90_000;
-  let jobs = await store.list();
-  while (jobs.filter((job) => job.status === "succeeded").length < keys.length && Date.now() < deadline) {
-    await sleep(250);
-    jobs = await store.list();
-  }
+  const jobs = await waitFor(
+    () => store.list(),
+    (all) => all.filter((job) => job.status === "succeeded").length >= keys.length,
+    90_000,
+  );
   expect(jobs.map((job) => [job.key, job.status]).sort()).toEqual(keys.map((key) => [key, "succeeded"]));
   // A little longer: a late duplicate would show up now.
-  await sleep(1000);
+  await elapse(1000);
   for (const key of keys) expect(batch.fn.started(key), key).toBe(1);
   expect(batch.fn.started()).toBe(keys.length);
   expect(jobs.every((job) => job.attempts === 1)).toBe(true);
