@@ -12,7 +12,7 @@ import { importGalleryFile } from "../../functions/face-recognition/gallery-impo
 import { requireData } from "../support/data.js";
 import { type FunctionProcess, startFunctionProcess, testS3Client } from "../support/services.js";
 import { childrenOf, descendantsOf, exited, processState } from "../../lib/process.js";
-import { eventually } from "../support/wait.js";
+import { eventually, waitFor } from "../support/wait.js";
 import { foldersOf, videoFolders } from "../support/temp-dirs.js";
 
 const data = requireData();
@@ -105,11 +105,8 @@ describe.skipIf(!data)("the function under faults", () => {
   it("the function killed mid-video: its temporary files are swept by the next process, which processes the video", async () => {
     const first = await startFunction();
     const pending = invoke(first, "long.mp4").catch((err: Error) => err);
-    const deadline = Date.now() + 30_000;
-    while (!first.out.join("").includes('"msg":"video started"') || videoFolders(fnTmp).length === 0) {
-      if (Date.now() > deadline) throw new Error(`never started:\n${first.out.join("")}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const started = () => first.out.join("").includes('"msg":"video started"') && videoFolders(fnTmp).length > 0;
+    if (!(await eventually(started, 30_000))) throw new Error(`never started:\n${first.out.join("")}`);
     first.proc.kill("SIGKILL");
     expect(await pending).toBeInstanceOf(Error); // the connection dropped: the caller retries
     await new Promise((r) => first.proc.once("exit", r));
@@ -132,20 +129,19 @@ describe.skipIf(!data)("the function under faults", () => {
     try {
       // No face in it: first mode reads every frame, and ffmpeg waits stopped while each is analysed.
       const pending = invoke(fn, "nobody.mp4").catch((err: Error) => err);
-      const deadline = Date.now() + 30_000;
-      let held: { pid: number; worker: number; below: number[] } | undefined;
-      while (!held) {
-        if (Date.now() > deadline) throw new Error(`no stopped ffmpeg seen:\n${fn.out.join("")}`);
+      const stoppedFfmpeg = () => {
         for (const worker of workers()) {
           const below = descendantsOf(worker);
           const pid = below.find((c) => {
             const p = processState(c);
             return p?.comm === "ffmpeg" && p.state === "T";
           });
-          if (pid) held = { pid, worker, below };
+          if (pid) return { pid, worker, below };
         }
-        await new Promise((r) => setTimeout(r, 10));
-      }
+        return undefined;
+      };
+      const held = await waitFor(stoppedFfmpeg, (found) => found !== undefined, 30_000);
+      if (!held) throw new Error(`no stopped ffmpeg seen:\n${fn.out.join("")}`);
       process.kill(held.worker, "SIGKILL");
       expect(await pending).toBeInstanceOf(Error);
       expect(await eventually(() => fn.out.join("").includes("worker died, starting another"))).toBe(true);
