@@ -18,6 +18,7 @@ import { VideoError } from "../../functions/face-recognition/pipeline/errors.js"
 import { readFrames } from "../../functions/face-recognition/pipeline/decode/decoder.js";
 import { makeAnalyzer, openStudents, startEngine } from "../../functions/face-recognition/runtime.js";
 import { requireData } from "../support/data.js";
+import { elapse } from "../support/wait.js";
 import { buildHostileCorpus, CORPUS_LIMITS, type HostileCase } from "../support/hostile-corpus.js";
 import { peakKb, sampleDescendantPeaks } from "./memory.js";
 
@@ -207,7 +208,7 @@ describe.skipIf(!data)("hostile uploads", () => {
         });
         await expect(frames.next(), name).rejects.toThrow(VideoError);
       }
-      await new Promise((r) => setTimeout(r, 200));
+      await elapse(200); // a quiet period: no late connection from a decoder still winding down
       expect(connections).toBe(0);
     } finally {
       server.close();
