@@ -16,6 +16,7 @@ import { FUNCTION_NAME } from "../../functions/face-recognition/app.js";
 import { createS3Client } from "../../lib/s3.js";
 import { dataDir } from "../../lib/shared-data.js";
 import { openfaasTool } from "../support/openfaas.js";
+import { waitFor } from "../support/wait.js";
 
 const root = mkdtempSync(join(tmpdir(), "stack-e2e-"));
 const faasCli = dataDir() ? openfaasTool("faas-cli") : undefined;
@@ -92,8 +93,9 @@ describe("stack (ceph + dynamodb)", () => {
     const dynalitePid = up.components.find((c) => c.name === "dynamodb")?.pids[0];
     if (!dynalitePid || dynalitePid <= 1) throw new Error("no dynalite pid"); // never kill(-1) or kill(0)
     process.kill(dynalitePid, "SIGKILL");
-    await new Promise((r) => setTimeout(r, 200));
-    expect((await stackStatus({ dir, env: {} })).components.find((c) => c.name === "dynamodb")?.state).toBe("down");
+    const dynamodbState = async () =>
+      (await stackStatus({ dir, env: {} })).components.find((c) => c.name === "dynamodb")?.state;
+    expect(await waitFor(dynamodbState, (state) => state === "down", 10_000)).toBe("down");
     const repaired = await stackUp({ ...options, services: [...options.services] });
     expect(repaired.started).toEqual(["dynamodb"]);
 
