@@ -15,6 +15,7 @@ import { requireData } from "../support/data.js";
 import { descendantsOf } from "../../lib/process.js";
 import { foldersOf, videoFolders } from "../support/temp-dirs.js";
 import { privateStackEnv } from "../support/services.js";
+import { elapse, eventually, waitFor } from "../support/wait.js";
 
 const data = requireData();
 
@@ -33,10 +34,8 @@ describe.skipIf(!data)("faults through the local stack", () => {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
     const cwd = readlinkSync(`/proc/${pid}/cwd`);
     process.kill(pid, "SIGTERM");
-    const gone = Date.now() + 15_000;
-    while (comm(pid) !== "" && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
-    if (comm(pid) !== "") process.kill(pid, "SIGKILL");
-    await new Promise((r) => setTimeout(r, ms));
+    if (!(await eventually(() => comm(pid) === "", 15_000))) process.kill(pid, "SIGKILL");
+    await elapse(ms); // the outage, held for its full length
     const child = spawn(cmdline[0] as string, cmdline.slice(1), { cwd, detached: true, stdio: "ignore" });
     child.unref();
     respawned.push(child);
@@ -63,7 +62,7 @@ describe.skipIf(!data)("faults through the local stack", () => {
 
   afterAll(async () => {
     for (const child of respawned) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 1000));
+    await eventually(() => respawned.every((child) => child.exitCode !== null || child.signalCode !== null), 10_000);
     if (stack) await stackDown({ env }).catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
   });
@@ -87,16 +86,14 @@ describe.skipIf(!data)("faults through the local stack", () => {
     // 1. A worker killed mid-video (one with a downloaded video in its temporary folder; every
     // worker has an ffmpeg waiting, so that is no sign): the cluster primary replaces it, and the
     // trigger retries the video.
-    let victim: number | undefined;
-    const deadline = Date.now() + 60_000;
-    while (victim === undefined) {
-      if (Date.now() > deadline) throw new Error("no worker ever decoded a video");
+    const decoding = async () => {
       const busy = videoFolders(tmpdir());
-      victim = (await functionWorkers()).find(
+      return (await functionWorkers()).find(
         (pid) => comm(pid) === "node" && busy.some((d) => d.startsWith(`facerec-${pid}-`)),
       );
-      if (victim === undefined) await new Promise((r) => setTimeout(r, 20));
-    }
+    };
+    const victim = await waitFor(decoding, (pid) => pid !== undefined, 60_000);
+    if (victim === undefined) throw new Error("no worker ever decoded a video");
     process.kill(victim, "SIGKILL");
 
     // 2. RGW stopped for 8 s mid-batch, then started again (the osd keeps the data).
@@ -107,15 +104,16 @@ describe.skipIf(!data)("faults through the local stack", () => {
     const back = Date.now() + 60_000;
     for (const u of [...uploads.slice(8), ...bad.map((b) => ({ key: b.key, file: "" }))]) {
       const body = u.file ? readFileSync(u.file) : (bad[0] as { body: Buffer }).body;
-      for (;;) {
-        try {
-          await s3.send(new PutObjectCommand({ Bucket: s3Settings.inputBucket, Key: u.key, Body: body }));
-          break;
-        } catch (err) {
-          if (Date.now() > back) throw err;
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
+      let refusal: unknown;
+      const upload = () =>
+        s3.send(new PutObjectCommand({ Bucket: s3Settings.inputBucket, Key: u.key, Body: body })).then(
+          () => true,
+          (err: unknown) => {
+            refusal = err;
+            return false;
+          },
+        );
+      if (!(await waitFor(upload, (stored) => stored, Math.max(0, back - Date.now())))) throw refusal;
     }
 
     // 3. dynalite (the jobs table and the students) stopped for 8 s while the batch runs.
@@ -125,18 +123,16 @@ describe.skipIf(!data)("faults through the local stack", () => {
 
     // Every video answered: a CSV, or the error report for the junk.
     const expected = [...uploads.map((u) => u.key.replace(/\.mp4$/, ".csv")), "faults/junk.error.json"].sort();
-    const until = Date.now() + 240_000;
-    let present: string[] = [];
-    while (Date.now() < until) {
-      present = [];
+    const outputs = async () => {
+      const keys: string[] = [];
       try {
-        for await (const o of listAllObjects(s3, s3Settings.outputBucket, "faults/")) present.push(o.key);
+        for await (const o of listAllObjects(s3, s3Settings.outputBucket, "faults/")) keys.push(o.key);
       } catch {
         // RGW still coming back
       }
-      if (expected.every((k) => present.includes(k))) break;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+      return keys;
+    };
+    const present = await waitFor(outputs, (keys) => expected.every((k) => keys.includes(k)), 240_000);
     expect(expected.filter((k) => !present.includes(k))).toEqual([]);
 
     // Nothing processed twice: each key finished once in the function's log.
