@@ -71,7 +71,7 @@ export function frameOptions(settings: RecognitionSettings): FrameOptions {
 }
 
 export function matchRules(settings: RecognitionSettings, gallery: Gallery): MatchRules {
-  return { ...defaultRules(gallery.model), ...settings.rules };
+  return { ...defaultRules(gallery.model, settings.mode), ...settings.rules };
 }
 
 export function makeAnalyzer(

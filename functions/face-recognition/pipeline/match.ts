@@ -150,10 +150,12 @@ export function euclidean(a: Float32Array, b: Float32Array): number {
  * shared labeled data. face-api enrollments: 0.55 keeps precision at 100% (0.6 lets strangers in)
  * with the best recall. The original's dlib descriptors sit farther from face-api's, so that
  * gallery needs the original's 0.6 (at 0.55 floki, 0.55–0.58 away, is lost). Faces down to 24 px
- * and detector scores down to 0.4 are judged: the small faces the search confirms are scored lower
- * and boxed 24–34 px, yet named rightly, and the tracker's average over frames keeps strangers out.
+ * and, in `all` mode, detector scores down to 0.4: the small faces the search confirms are scored
+ * lower and boxed 24–34 px, yet named rightly, and the tracker's average over frames keeps strangers
+ * out. `first` mode names from one frame, with no track to outvote a poor face: there a score under
+ * 0.5 named a cartoon face in a no-face video.
  */
-export function defaultRules(galleryModel: string): MatchRules {
-  const base = { margin: 0.05, minScore: 0.4, minFacePx: 24, minFrames: 2 };
+export function defaultRules(galleryModel: string, mode: "all" | "first" = "all"): MatchRules {
+  const base = { margin: 0.05, minScore: mode === "first" ? 0.5 : 0.4, minFacePx: 24, minFrames: 2 };
   return galleryModel === "dlib-resnet" ? { ...base, threshold: 0.6 } : { ...base, threshold: 0.55 };
 }

@@ -98,4 +98,9 @@ describe("defaultRules", () => {
     expect(defaultRules("dlib-resnet").threshold).toBe(0.6);
     expect(defaultRules("face-api-facerecognitionnet").threshold).toBeLessThan(0.6);
   });
+
+  it("keeps the stricter detection score in first mode, which names from a single frame", () => {
+    expect(defaultRules("dlib-resnet", "first").minScore).toBe(0.5);
+    expect(defaultRules("dlib-resnet", "all").minScore).toBeLessThan(0.5);
+  });
 });
