@@ -6,26 +6,22 @@
 // temporary folders for TMPDIR, HOME and the gallery. The trigger's invoker calls it as it calls the
 // gateway. The watchdog's metrics port is fixed, so this file runs one watchdog at a time.
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../lib/net.js";
-import { createDynamoClient } from "../../lib/dynamo.js";
 import { createS3Client } from "../../lib/s3.js";
-import { loadStudents } from "../../lib/students.js";
 import { GatewayInvoker } from "../../trigger/invoker.js";
 import { requireData } from "../support/data.js";
-import { cse546Gallery } from "../support/fixtures.js";
+import { imageEnvironment, stageFunction } from "../support/function-stage.js";
 import { openfaasTool, WATCHDOG_METRICS_PORT } from "../support/openfaas.js";
 import { childrenOf, exited } from "../../lib/process.js";
 import { videoFolders } from "../support/temp-dirs.js";
 import { eventually, waitFor, within } from "../support/wait.js";
 import { ensureBuilt } from "./support/bundle.js";
 import { loadRepo } from "./support/repo.js";
-import { ROOT, secretFiles } from "./support/scan.js";
+import { ROOT } from "./support/scan.js";
 
 const data = requireData();
 const fwatchdog = openfaasTool("fwatchdog");
@@ -33,11 +29,8 @@ const services = Boolean(process.env.S3_ENDPOINT && process.env.DYNAMODB_ENDPOIN
 if (data && !services) console.warn("watchdog: skipped, the test services (Ceph RGW, dynalite) are not running");
 
 const repo = loadRepo();
-const shipEnv = repo.functionShipEnv;
 // The watchdog's own settings are lower-case; stack.yml's environment overrides the image's.
-const imageEnv: Record<string, string> = Object.fromEntries(
-  Object.entries({ ...shipEnv, ...repo.env }).map(([k, v]) => [k, String(v)]),
-);
+const imageEnv = imageEnvironment();
 const VIDEO = "test_0.mp4";
 /** A clip that takes a while in `all` mode: calls overlap. */
 const LONG_VIDEO = "test_1.mp4";
@@ -63,65 +56,18 @@ const s3 = () =>
 /** Buckets, students, videos, a gallery, the secrets folder and the environment of one run. */
 async function stage(): Promise<Stage> {
   const dir = data as string;
-  const suffix = randomBytes(4).toString("hex");
-  const inputBucket = `wd-in-${suffix}`;
-  const outputBucket = `wd-out-${suffix}`;
-  const table = `wd-students-${suffix}`;
-  const token = randomBytes(24).toString("hex");
-  const work = mkdtempSync(join(tmpdir(), "facerec-watchdog-"));
-  const secretsDir = join(work, "openfaas-secrets");
-  mkdirSync(join(work, "tmp"));
-  mkdirSync(secretsDir);
-
-  const client = s3();
-  await client.send(new CreateBucketCommand({ Bucket: inputBucket }));
-  await client.send(new CreateBucketCommand({ Bucket: outputBucket }));
+  const staged = await stageFunction("wd", dir);
   const etags: Record<string, string> = {};
   for (const video of [VIDEO, LONG_VIDEO]) {
     const body = readFileSync(join(dir, "cse546/videos", video));
-    const put = await client.send(new PutObjectCommand({ Bucket: inputBucket, Key: video, Body: body }));
+    const put = await s3().send(new PutObjectCommand({ Bucket: staged.inputBucket, Key: video, Body: body }));
     etags[video] = put.ETag as string;
   }
-  const db = createDynamoClient({
-    endpoint: process.env.DYNAMODB_ENDPOINT,
-    region: process.env.AWS_REGION ?? "us-east-1",
-    accessKeyId: process.env.AWS_ACCESS_KEY_ID,
-    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
-  });
-  await loadStudents(db, table, join(dir, "cse546/student_data.json"));
-  writeFileSync(join(work, "gallery.json"), cse546Gallery(dir));
-
-  // One file per stack.yml secret, named as OpenFaaS mounts them: the test stack's value of the
-  // variable the code reads for that file (the token is made here).
-  const byFile = secretFiles(repo.functionReads);
-  for (const file of repo.fn.secrets ?? []) {
-    const variable = byFile.get(file)?.name as string;
-    const value = variable === "FUNCTION_TOKEN" ? token : process.env[variable];
-    if (value) writeFileSync(join(secretsDir, file), `${value}\n`, { mode: 0o400 });
-  }
-
-  const local: Record<string, string> = {
-    TMPDIR: join(work, "tmp"),
-    GALLERY: join(work, "gallery.json"),
-    S3_ENDPOINT: process.env.S3_ENDPOINT as string,
-    INPUT_BUCKET: inputBucket,
-    OUTPUT_BUCKET: outputBucket,
-    STUDENTS_TABLE: table,
-    AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
-  };
-  for (const name of Object.keys(local))
+  for (const name of Object.keys(staged.local))
     expect(imageEnv, `${name} is set by the image or stack.yml`).toHaveProperty(name);
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "/usr/bin:/bin",
-    HOME: work,
-    ...imageEnv,
-    ...local,
-    // Not in production (DynamoDB is AWS there); the test stack's dynalite.
-    DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT as string,
-    SECRETS_DIR: secretsDir,
-  };
-  for (const secret of byFile.values()) expect(env, "secrets come as files only").not.toHaveProperty(secret.name);
-  return { token, etags, inputBucket, outputBucket, env, work };
+  for (const secret of staged.secretVariables)
+    expect(staged.env, "secrets come as files only").not.toHaveProperty(secret);
+  return { ...staged, etags };
 }
 
 /** The watchdog on free ports, forking the image's fprocess; resolves once /_/ready answers 200. */

@@ -21,7 +21,7 @@ import { testS3Client } from "../support/services.js";
 import { elapse, waitFor } from "../support/wait.js";
 import { LoggedProcess } from "../trigger/support/processes.js";
 import { dynamoStore, put, triggerEnv, uniqueName } from "../trigger/support/services.js";
-import { type FunctionStage, stageFunction, WatchdogGateway } from "./support/chaos-gateway.js";
+import { type ChaosStage, stageChaos, WatchdogGateway } from "./support/chaos-gateway.js";
 import { formatRows, functionRuns, type KeyRow, keyRows, type Upload } from "./support/chaos-runs.js";
 
 const data = requireData();
@@ -62,7 +62,7 @@ describe.skipIf(!data || !services || !fwatchdog)("chaos: kill -9, a gateway out
   const table = uniqueName("chaos-jobs");
   const store = dynamoStore(table);
   const triggers: LoggedProcess[] = [];
-  let stage: FunctionStage | undefined;
+  let stage: ChaosStage | undefined;
   let gateway: WatchdogGateway | undefined;
 
   afterAll(async () => {
@@ -83,7 +83,7 @@ describe.skipIf(!data || !services || !fwatchdog)("chaos: kill -9, a gateway out
       const personOf = (clip: string) => byClip.get(clip)?.person as string;
 
       await ensureBuilt("dist/trigger.mjs");
-      stage = await stageFunction(data as string, {
+      stage = await stageChaos(data as string, {
         max_inflight: String(MAX_INFLIGHT),
         WORKERS: "1",
         RECOGNITION_MODE: "first",

@@ -4,90 +4,31 @@
 // address the triggers' OPENFAAS_URL names. Every incarnation keeps its own log lines: runs cut off
 // by a kill are counted from them.
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { freePort } from "../../../lib/net.js";
-import { createDynamoClient } from "../../../lib/dynamo.js";
 import { descendantsOf, exited } from "../../../lib/process.js";
-import { loadStudents } from "../../../lib/students.js";
 import { ensureBuilt } from "../../deploy/support/bundle.js";
-import { loadRepo } from "../../deploy/support/repo.js";
-import { ROOT, secretFiles } from "../../deploy/support/scan.js";
-import { cse546Gallery } from "../../support/fixtures.js";
+import { ROOT } from "../../deploy/support/scan.js";
+import { type FunctionStage, stageFunction } from "../../support/function-stage.js";
 import { openfaasTool, WATCHDOG_METRICS_PORT } from "../../support/openfaas.js";
-import { testS3Client } from "../../support/services.js";
 import { waitFor } from "../../support/wait.js";
 
 export type LogLine = Record<string, unknown> & { msg?: string };
 
-export interface FunctionStage {
-  token: string;
-  inputBucket: string;
-  outputBucket: string;
-  /** The watchdog's and the function's environment. */
-  env: Record<string, string>;
+export interface ChaosStage extends FunctionStage {
   /** A secrets folder for the triggers: function-token, as OpenFaaS or Kubernetes mounts it. */
   triggerSecretsDir: string;
-  work: string;
 }
 
-/** Buckets, the students table, the gallery, the secrets folders and the function's environment. */
-export async function stageFunction(data: string, overrides: Record<string, string>): Promise<FunctionStage> {
-  const repo = loadRepo();
-  const imageEnv = Object.fromEntries(
-    Object.entries({ ...repo.functionShipEnv, ...repo.env }).map(([k, v]) => [k, String(v)]),
-  );
-  const suffix = randomBytes(4).toString("hex");
-  const inputBucket = `chaos-in-${suffix}`;
-  const outputBucket = `chaos-out-${suffix}`;
-  const studentsTable = `chaos-students-${suffix}`;
-  const token = randomBytes(24).toString("hex");
-  const work = mkdtempSync(join(tmpdir(), "facerec-chaos-"));
-  const secretsDir = join(work, "function-secrets");
-  const triggerSecretsDir = join(work, "trigger-secrets");
-  for (const dir of [secretsDir, triggerSecretsDir, join(work, "tmp")]) mkdirSync(dir);
-
-  const s3 = testS3Client();
-  for (const Bucket of [inputBucket, outputBucket]) await s3.send(new CreateBucketCommand({ Bucket }));
-  const db = createDynamoClient({
-    endpoint: process.env.DYNAMODB_ENDPOINT,
-    region: process.env.AWS_REGION ?? "us-east-1",
-    accessKeyId: process.env.AWS_ACCESS_KEY_ID,
-    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
-  });
-  await loadStudents(db, studentsTable, join(data, "cse546/student_data.json"));
-  writeFileSync(join(work, "gallery.json"), cse546Gallery(data));
-
-  // One file per stack.yml secret, named as OpenFaaS mounts them, holding this run's value.
-  const byFile = secretFiles(repo.functionReads);
-  for (const file of repo.fn.secrets ?? []) {
-    const variable = byFile.get(file)?.name as string;
-    const value = variable === "FUNCTION_TOKEN" ? token : process.env[variable];
-    if (value) writeFileSync(join(secretsDir, file), `${value}\n`, { mode: 0o400 });
-  }
-  writeFileSync(join(triggerSecretsDir, "function-token"), `${token}\n`, { mode: 0o400 });
-
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "/usr/bin:/bin",
-    HOME: work,
-    ...imageEnv,
-    // The watchdog's lock file and the function's downloads stay in this run's folder.
-    TMPDIR: join(work, "tmp"),
-    GALLERY: join(work, "gallery.json"),
-    S3_ENDPOINT: process.env.S3_ENDPOINT as string,
-    INPUT_BUCKET: inputBucket,
-    OUTPUT_BUCKET: outputBucket,
-    STUDENTS_TABLE: studentsTable,
-    AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
-    DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT as string,
-    SECRETS_DIR: secretsDir,
-    ...overrides,
-  };
-  return { token, inputBucket, outputBucket, env, triggerSecretsDir, work };
+/** The function's run staged (buckets, students, gallery, secrets), and the triggers' secrets. */
+export async function stageChaos(data: string, overrides: Record<string, string>): Promise<ChaosStage> {
+  const staged = await stageFunction("chaos", data, overrides);
+  const triggerSecretsDir = join(staged.work, "trigger-secrets");
+  mkdirSync(triggerSecretsDir);
+  writeFileSync(join(triggerSecretsDir, "function-token"), `${staged.token}\n`, { mode: 0o400 });
+  return { ...staged, triggerSecretsDir };
 }
 
 /** One start of the watchdog and the function it forks. */
