@@ -14,6 +14,7 @@ import { cse546Uploads, runWorkload } from "../../scripts/workload.js";
 import { requireData } from "../support/data.js";
 import { isAlive } from "../../lib/process.js";
 import { privateStackEnv } from "../support/services.js";
+import { eventually } from "../support/wait.js";
 
 const data = requireData();
 
@@ -50,7 +51,7 @@ describe.skipIf(!data)("the CSE546 workload through the local stack", () => {
     expect(pids.length).toBeGreaterThan(0);
     await stackDown({ env });
     stack = undefined;
-    await new Promise((r) => setTimeout(r, 500));
+    await eventually(() => !pids.some(isAlive), 10_000);
     expect(pids.filter(isAlive)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
   }, 900_000);
