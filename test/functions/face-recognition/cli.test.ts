@@ -110,8 +110,10 @@ describe.skipIf(!data)("facerec", () => {
       name: "president_biden",
       major: "history",
       year: "sophomore",
-      frames: 4,
+      // He is in every sampled frame.
+      frames: 5,
       firstSeen: 0,
+      lastSeen: 2,
     });
     expect(out.stderr.trim()).toBe(`facerec: ${junk}: not an MP4/MOV video: the content looks like text`);
   });
