@@ -278,8 +278,10 @@ describe.skipIf(!data || !services || !fwatchdog)("chaos: kill -9, a gateway out
       // Duplicates: measured, not zero by construction (a run cut off by a kill ran again), each
       // explained by a fault on its key, and bounded by what the faults could cut: max_inflight
       // runs at each of the function's two deaths, and the killed replica's calls.
+      // A run the function kill catches is cut off, but a first-mode clip can finish between the
+      // moment it is seen open and the kill: the replica's kill, holding calls, always interrupts.
       const total = (pick: (r: KeyRow) => number) => rows.reduce((sum, r) => sum + pick(r), 0);
-      expect(total((r) => r.cutOff)).toBeGreaterThan(0);
+      expect(total((r) => r.interruptions)).toBeGreaterThan(0);
       expect(total((r) => r.duplicates)).toBeGreaterThan(0);
       expect(rows.filter((r) => r.duplicates > r.interruptions)).toEqual([]);
       expect(total((r) => r.duplicates)).toBeLessThanOrEqual(2 * MAX_INFLIGHT + INVOKE_CONCURRENCY);
