@@ -16,7 +16,7 @@ import { GatewayInvoker } from "../../trigger/invoker.js";
 import { requireData } from "../support/data.js";
 import { imageEnvironment, stageFunction } from "../support/function-stage.js";
 import { openfaasTool, WATCHDOG_METRICS_PORT } from "../support/openfaas.js";
-import { childrenOf, exited } from "../../lib/process.js";
+import { childrenOf, descendantsOf, exited } from "../../lib/process.js";
 import { videoFolders } from "../support/temp-dirs.js";
 import { eventually, waitFor, within } from "../support/wait.js";
 import { ensureBuilt } from "./support/bundle.js";
@@ -122,8 +122,18 @@ class Watchdog {
   }
 
   async stop(): Promise<void> {
+    // A SIGKILLed watchdog cannot stop the function it forked: that is killed too, not orphaned.
+    const below = descendantsOf(this.child.pid as number);
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+    for (const pid of below) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
     await this.exited;
+    expect(await eventually(() => below.every(exited), 10_000)).toBe(true);
   }
 }
 
