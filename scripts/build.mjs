@@ -27,13 +27,18 @@ const esmOnly = (specifier) => {
   const pkg = JSON.parse(readFileSync(file, "utf8"));
   return pkg.type === "module" && !JSON.stringify(pkg.exports ?? {}).includes('"require"');
 };
+// Bundled into the output instead, keeping only the parts used (zod/mini): loaded from
+// node_modules, zod is a visible share of every process's start (npm run bench: cold start).
+const BUNDLED = new Set(["zod"]);
 const requirePackages = {
   name: "require-packages",
   setup(b) {
     b.onResolve({ filter: /^[^./]/ }, (args) =>
-      args.path.startsWith("node:") || args.namespace === "package" || esmOnly(args.path)
-        ? { path: args.path, external: true }
-        : { path: args.path, namespace: "package" },
+      BUNDLED.has(packageName(args.path)) && args.namespace !== "package"
+        ? undefined
+        : args.path.startsWith("node:") || args.namespace === "package" || esmOnly(args.path)
+          ? { path: args.path, external: true }
+          : { path: args.path, namespace: "package" },
     );
     b.onLoad({ filter: /.*/, namespace: "package" }, (args) => ({
       contents: `module.exports = require(${JSON.stringify(args.path)});`,

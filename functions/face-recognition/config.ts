@@ -1,7 +1,7 @@
 // The function's settings, read once at start. The CLI reads the same recognition settings, so
 // every command-line option also has an environment variable.
 import { availableParallelism } from "node:os";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type Env, listSetting, numberSetting, readSettings, type SettingsReader } from "../../lib/config.js";
 import { type DynamoSettings, readDynamoSettings, readS3Settings, type S3Settings } from "../../lib/cloud.js";
 import type { BackendChoice, Detector } from "./pipeline/faces.js";
@@ -141,9 +141,6 @@ export function readFunctionConfig(env: Env = process.env): FunctionConfig {
  * addresses, each with an optional port, in lower case; unset, no callback is ever made.
  */
 const CALLBACK_HOSTS = listSetting(
-  z
-    .string()
-    .toLowerCase()
-    .regex(/^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/),
+  z.string().check(z.toLowerCase(), z.regex(/^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/)),
   "host or host:port entries, separated by commas",
 );

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { ConfigError, listSetting, numberSetting, readSettings } from "../../lib/config.js";
 import { redact } from "../../lib/log.js";
 
@@ -83,7 +83,7 @@ describe("readSettings", () => {
   });
 
   it("reads a comma-separated list, naming every wrong entry", () => {
-    const ports = listSetting(z.string().regex(/^\d+$/), "port numbers");
+    const ports = listSetting(z.string().check(z.regex(/^\d+$/)), "port numbers");
     expect(readSettings({ PORTS: " 80, 443 ,," }, (read) => read.optional("PORTS", ports))).toEqual(["80", "443"]);
     expect(() => readSettings({ PORTS: "80,http,x" }, (read) => read.optional("PORTS", ports))).toThrow(
       'PORTS: must list port numbers; got "http", "x"',

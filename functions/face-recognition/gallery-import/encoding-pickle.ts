@@ -1,7 +1,7 @@
 // Imports the original Python system's `encoding` file: a pickle of
 //   {"name": [str, ...], "encoding": [numpy float64 array of shape (128,), ...]}
 // where name[i] is the person whose face encoding[i] is (dlib ResNet via face_recognition).
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { galleryFromEntries, type GalleryEntry } from "../gallery/enrollment.js";
 import {
   check,
@@ -20,7 +20,7 @@ function fail(where: string, problem: string): never {
 }
 
 /** `value` checked against the gallery format, a problem reported in the pickle's terms. */
-function checked<Schema extends z.ZodType>(schema: Schema, value: unknown, where: string): z.output<Schema> {
+function checked<Schema extends z.ZodMiniType>(schema: Schema, value: unknown, where: string): z.output<Schema> {
   try {
     return check(schema, value, where);
   } catch (err) {

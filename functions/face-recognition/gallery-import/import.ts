@@ -4,7 +4,7 @@
 // can start with.
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { galleryFromEntries } from "../gallery/enrollment.js";
 import {
   check,
@@ -22,7 +22,7 @@ import { importEncodingPickle } from "./encoding-pickle.js";
 /** encoding.json, the same data as the pickle: `{"note"?: str, "entries": [{"name", "descriptor"}, ...]}`. */
 const encodingJsonSchema = strictObject(
   {
-    note: z.string({ error: expected("a string") }).optional(),
+    note: z.optional(z.string({ error: expected("a string") })),
     entries: z.array(strictObject({ name: personNameSchema, descriptor: descriptorSchema }, "an object"), {
       error: expected("an array"),
     }),

@@ -2,7 +2,7 @@
 // so does every check. Validation is strict (unknown keys are errors too) because a typo such as
 // "descriptor" would otherwise silently drop a person from recognition. Errors name the place:
 // `people[3].descriptors[0]: expected 128 numbers, got 127`.
-import { z } from "zod";
+import * as z from "zod/mini";
 
 export const GALLERY_FORMAT = "facerec-gallery";
 export const GALLERY_VERSION = 1;
@@ -40,7 +40,7 @@ export function expected(what: string) {
 }
 
 /** An object that refuses keys it does not list, naming the ones it allows. */
-export function strictObject<Shape extends z.ZodRawShape>(shape: Shape, what: string) {
+export function strictObject<Shape extends z.core.$ZodLooseShape>(shape: Shape, what: string) {
   const allowed = Object.keys(shape).join(", ");
   return z.strictObject(shape, {
     error: (issue) =>
@@ -51,34 +51,36 @@ export function strictObject<Shape extends z.ZodRawShape>(shape: Shape, what: st
 }
 
 // The gallery's key for the student table: printable and unambiguous.
-export const personNameSchema = z
-  .string({ error: expected("a string") })
-  .min(1, "must not be empty")
-  .max(MAX_NAME_LENGTH, `longer than ${MAX_NAME_LENGTH} characters`)
-  .refine((name) => name.trim() === name, {
+export const personNameSchema = z.string({ error: expected("a string") }).check(
+  z.minLength(1, "must not be empty"),
+  z.maxLength(MAX_NAME_LENGTH, `longer than ${MAX_NAME_LENGTH} characters`),
+  z.refine((name) => name.trim() === name, {
     error: (issue) => `must not start or end with spaces (${JSON.stringify(issue.input)})`,
-  })
+  }),
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-  .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), {
+  z.refine((name) => !/[\u0000-\u001f\u007f]/.test(name), {
     error: (issue) => `must not contain control characters (${JSON.stringify(issue.input)})`,
-  });
+  }),
+);
 
 /** Exactly DESCRIPTOR_LENGTH finite numbers (zod's number refuses NaN and the infinities). */
 export const descriptorSchema = z
   .array(z.number({ error: expected("a finite number") }), {
     error: expected(`an array of ${DESCRIPTOR_LENGTH} numbers`),
   })
-  .length(DESCRIPTOR_LENGTH, {
-    error: (issue) => `expected ${DESCRIPTOR_LENGTH} numbers, got ${(issue.input as unknown[]).length}`,
-  });
+  .check(
+    z.length(DESCRIPTOR_LENGTH, {
+      error: (issue) => `expected ${DESCRIPTOR_LENGTH} numbers, got ${(issue.input as unknown[]).length}`,
+    }),
+  );
 
 export const descriptorsSchema = z
   .array(descriptorSchema, { error: expected("an array of descriptors") })
-  .min(1, "a person needs at least one descriptor");
+  .check(z.minLength(1, "a person needs at least one descriptor"));
 
 const sourceSchema = z
   .string({ error: expected("a non-empty string") })
-  .min(1, { error: expected("a non-empty string") });
+  .check(z.minLength(1, { error: expected("a non-empty string") }));
 export const sourcesSchema = z.array(sourceSchema, { error: expected("an array of strings") });
 
 const personSchema = strictObject(
@@ -87,7 +89,7 @@ const personSchema = strictObject(
     // Several descriptors (photos) per person: the distance to a person is to the nearest one.
     descriptors: descriptorsSchema,
     // The files the descriptors came from: informational, not aligned with descriptors.
-    sources: sourcesSchema.optional(),
+    sources: z.optional(sourcesSchema),
   },
   "an object with name and descriptors",
 );
@@ -101,20 +103,22 @@ const gallerySchema = strictObject(
         `unsupported version ${typeof issue.input === "number" ? issue.input : describe(issue.input)} (this build reads ${GALLERY_VERSION})`,
     }),
     model: z.enum(FACE_MODELS, { error: expected(`one of ${FACE_MODELS.map((m) => JSON.stringify(m)).join(", ")}`) }),
-    note: z.string({ error: expected("a string") }).optional(),
-    people: z.array(personSchema, { error: expected("an array") }).superRefine((people, ctx) => {
-      const seen = new Map<string, number>();
-      people.forEach((person, i) => {
-        const first = seen.get(person.name);
-        if (first === undefined) seen.set(person.name, i);
-        else
-          ctx.addIssue({
-            code: "custom",
-            path: [i, "name"],
-            message: `duplicate name ${JSON.stringify(person.name)} (also people[${first}])`,
-          });
-      });
-    }),
+    note: z.optional(z.string({ error: expected("a string") })),
+    people: z.array(personSchema, { error: expected("an array") }).check(
+      z.superRefine((people, ctx) => {
+        const seen = new Map<string, number>();
+        people.forEach((person, i) => {
+          const first = seen.get(person.name);
+          if (first === undefined) seen.set(person.name, i);
+          else
+            ctx.addIssue({
+              code: "custom",
+              path: [i, "name"],
+              message: `duplicate name ${JSON.stringify(person.name)} (also people[${first}])`,
+            });
+        });
+      }),
+    ),
   },
   "a JSON object",
 );
@@ -136,7 +140,7 @@ function formatPath(prefix: string, path: readonly PropertyKey[]): string {
  * `where` (e.g. "name[3]") followed by the path inside the value. A mistyped key is reported
  * before the missing one it explains.
  */
-export function check<Schema extends z.ZodType>(schema: Schema, value: unknown, where = ""): z.output<Schema> {
+export function check<Schema extends z.ZodMiniType>(schema: Schema, value: unknown, where = ""): z.output<Schema> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const { issues } = result.error;
