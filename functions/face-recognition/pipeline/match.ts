@@ -155,7 +155,7 @@ export function euclidean(a: Float32Array, b: Float32Array): number {
  * out. `first` mode names from one frame, with no track to outvote a poor face: there a score under
  * 0.5 named a cartoon face in a no-face video.
  */
-export function defaultRules(galleryModel: string, mode: "all" | "first" = "all"): MatchRules {
+export function defaultRules(galleryModel: string, mode: "all" | "first"): MatchRules {
   const base = { margin: 0.05, minScore: mode === "first" ? 0.5 : 0.4, minFacePx: 24, minFrames: 2 };
   return galleryModel === "dlib-resnet" ? { ...base, threshold: 0.6 } : { ...base, threshold: 0.55 };
 }

@@ -95,8 +95,8 @@ describe("SightingTally", () => {
 
 describe("defaultRules", () => {
   it("uses the original's 0.6 for dlib galleries and a stricter threshold for face-api enrollments", () => {
-    expect(defaultRules("dlib-resnet").threshold).toBe(0.6);
-    expect(defaultRules("face-api-facerecognitionnet").threshold).toBeLessThan(0.6);
+    expect(defaultRules("dlib-resnet", "all").threshold).toBe(0.6);
+    expect(defaultRules("face-api-facerecognitionnet", "all").threshold).toBeLessThan(0.6);
   });
 
   it("keeps the stricter detection score in first mode, which names from a single frame", () => {
