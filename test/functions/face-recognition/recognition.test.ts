@@ -1,5 +1,5 @@
 // The pipeline on the real labeled data, real models and real ffmpeg (no services).
-import { copyFileSync, mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -65,11 +65,16 @@ describe.skipIf(!data)("the 8 CSE546 clips with the original encoding.pickle", (
   it("names nobody in the no-face cartoon in first mode at every frame, where one frame decides", async () => {
     // At detection score 0.4 (all mode's) a cartoon face here, scored 0.42 in one frame, is named president_trump.
     const first = await analyzerFor({ RECOGNITION_MODE: "first", SAMPLE_FPS: "30" });
-    const video = join(mkdtempSync(join(tmpdir(), "cartoon-")), "cartoon.mp4");
-    copyFileSync(join(dir, "videos", "no_face_big_buck_bunny.mp4"), video);
-    const result = await analyzeVideo(video, "cartoon", first);
-    expect(result.framesExamined).toBe(100);
-    expect(result.people).toEqual([]);
+    const folder = mkdtempSync(join(tmpdir(), "cartoon-"));
+    try {
+      const video = join(folder, "cartoon.mp4");
+      copyFileSync(join(dir, "videos", "no_face_big_buck_bunny.mp4"), video);
+      const result = await analyzeVideo(video, "cartoon", first);
+      expect(result.framesExamined).toBe(100);
+      expect(result.people).toEqual([]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it("keeps the engine's tensor count flat across many frames (nothing leaks)", async () => {
