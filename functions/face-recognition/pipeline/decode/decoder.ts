@@ -7,6 +7,7 @@
 import { PassThrough } from "node:stream";
 import ffmpeg from "fluent-ffmpeg";
 import { VideoError } from "../errors.js";
+import { fastThenProbed, fastWayApplies } from "./fallback.js";
 import { inputOptions, outputOptions } from "./ffmpeg-args.js";
 import { checkFfmpeg, currentFfmpeg } from "./ffmpeg-binary.js";
 import { startFfmpegHost } from "./host/ffmpeg-remote.js";
@@ -42,21 +43,14 @@ export async function* readFrames(
     yield* readFramesThroughHost(file, options, reading);
     return;
   }
-  let given = 0;
-  if (options.inputFormat === "mov" && !options.startSeconds) {
-    try {
-      for await (const frame of decode(file, options, false, reading)) {
-        given++;
-        yield frame;
-      }
-      return;
-    } catch {
-      // Frames no longer wanted are not read again from the file.
-      reading.signal?.throwIfAborted();
-    }
-  }
-  for await (const frame of decode(file, options, true, reading)) {
-    if (frame.index >= given) yield frame;
+  if (fastWayApplies(options)) {
+    yield* fastThenProbed(
+      decode(file, options, false, reading),
+      () => decode(file, options, true, reading),
+      reading.signal,
+    );
+  } else {
+    yield* decode(file, options, true, reading);
   }
 }
 

@@ -4,6 +4,7 @@
 // Any video the fast way fails on is read again from the file, probed in full, by a fresh ffmpeg,
 // which decides.
 import { open } from "node:fs/promises";
+import { fastThenProbed, fastWayApplies } from "../fallback.js";
 import type { Frame, FrameOptions, ReadingOptions } from "../options.js";
 import { type Decoder, startDecoder, startWaitingDecoder, type WaitingDecoder } from "./host-decoder.js";
 
@@ -19,7 +20,7 @@ const keptAhead = new Set<string>();
  * mode, stopped while the frame is analysed; started sooner, it would slow that first frame).
  */
 export function startDecoderAhead(options: FrameOptions): void {
-  if (!streamable(options)) return;
+  if (!fastWayApplies(options)) return;
   const key = JSON.stringify(options);
   keptAhead.add(key);
   if (!ahead.has(key)) ahead.set(key, startAhead(options));
@@ -30,10 +31,6 @@ export function stopDecodersAhead(): void {
   for (const spare of ahead.values()) spare.kill();
   ahead.clear();
   keptAhead.clear();
-}
-
-function streamable(options: FrameOptions): boolean {
-  return options.inputFormat === "mov" && !options.startSeconds;
 }
 
 function startAhead(options: FrameOptions): WaitingDecoder {
@@ -52,7 +49,7 @@ export async function* readFramesThroughHost(
   options: FrameOptions,
   reading: ReadingOptions = {},
 ): AsyncGenerator<Frame> {
-  if (!streamable(options)) {
+  if (!fastWayApplies(options)) {
     yield* startDecoder(file, options).frames(reading);
     return;
   }
@@ -73,33 +70,16 @@ export async function* readFramesThroughHost(
     if (replaceSpare && keptAhead.has(key)) startDecoderAhead(options);
     replaceSpare = false;
   };
-
-  let delivered = 0;
-  const frames = fast.frames(reading);
+  // Samples far out of order (or a decoder that died) fail on a pipe; streams the index leaves
+  // unclear fail unprobed; damaged files fail either way.
+  const probed = () => startDecoder(file, options).frames(reading);
   try {
-    for (;;) {
-      const next = await frames.next().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
-      if (next instanceof Error) {
-        // Frames no longer wanted are not read again from the file.
-        reading.signal?.throwIfAborted();
-        break;
-      }
-      if (next.done) return;
-      delivered++;
+    for await (const frame of fastThenProbed(fast.frames(reading), probed, reading.signal)) {
       startNextSpare();
-      yield next.value;
+      yield frame;
     }
   } finally {
-    await frames.return(undefined);
     startNextSpare();
-  }
-  // Samples far out of order (or a decoder that died) fail on a pipe; streams the index leaves
-  // unclear fail unprobed; damaged files fail either way. Frames already given are skipped, so the
-  // consumer sees each frame once.
-  let skip = delivered;
-  for await (const frame of startDecoder(file, options).frames(reading)) {
-    if (skip > 0) skip--;
-    else yield frame;
   }
 }
 
