@@ -27,8 +27,8 @@ import type { FaceEngine } from "../../functions/face-recognition/pipeline/faces
 import type { Mode } from "../../functions/face-recognition/pipeline/recognize.js";
 import { frameOptions, startEngine } from "../../functions/face-recognition/runtime.js";
 import { cse546Clips } from "../eval/dataset.js";
+import { median } from "./stats.js";
 
-const PATHS = DECODERS;
 const MODES: Mode[] = ["first", "all"];
 
 export interface PathFigures {
@@ -45,12 +45,6 @@ export interface PathFigures {
   decodeVsSimple: number;
   rounds: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 /** CPU time of the reaped children of `pid` (cutime + cstime in /proc/<pid>/stat), in ms. */
 function childrenCpuMs(pid: number): number {
@@ -70,8 +64,8 @@ function ffmpegCpuMs(): number {
 async function pass(engine: FaceEngine, files: string[], options: FrameOptions, mode: Mode, path: DecoderKind) {
   let decodeMs = 0;
   let inferenceMs = 0;
+  useDecoder(path);
   for (const file of files) {
-    useDecoder(path);
     // As the function reads them (recognize.ts).
     const frames = readFrames(file, options, { onDemand: mode === "first" });
     let mark = performance.now();
@@ -102,17 +96,17 @@ export async function benchDecoders({ rounds = 5, log = console.log } = {}): Pro
     const engine = await startEngine(settings);
     const optionsOf = (mode: Mode) => frameOptions({ ...settings, mode });
     // As the function does once its engine is loaded, for each path.
-    for (const path of PATHS) {
+    for (const path of DECODERS) {
       useDecoder(path);
       for (const mode of MODES) startDecoderAhead(optionsOf(mode));
     }
     // One untimed pass per path and mode: the first video runs code paths later ones do not.
-    for (const path of PATHS) for (const mode of MODES) await pass(engine, files, optionsOf(mode), mode, path);
+    for (const path of DECODERS) for (const mode of MODES) await pass(engine, files, optionsOf(mode), mode, path);
 
     const samples = new Map<string, { totalMs: number[]; decodeMs: number[]; inferenceMs: number[]; cpuMs: number }>();
     for (let round = 0; round < rounds; round++) {
       // Alternated: simple first in even rounds, host first in odd ones.
-      const order = round % 2 === 0 ? PATHS : [...PATHS].reverse();
+      const order = round % 2 === 0 ? DECODERS : [...DECODERS].reverse();
       for (const mode of MODES) {
         for (const path of order) {
           const cpuBefore = ffmpegCpuMs();
@@ -129,7 +123,7 @@ export async function benchDecoders({ rounds = 5, log = console.log } = {}): Pro
       }
     }
     return MODES.flatMap((mode) =>
-      PATHS.map((path) => {
+      DECODERS.map((path) => {
         const s = samples.get(`${path} ${mode}`);
         const simple = samples.get(`simple ${mode}`);
         if (!s || !simple) throw new Error(`no samples for ${path} ${mode}`);
