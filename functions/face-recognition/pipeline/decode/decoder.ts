@@ -12,9 +12,9 @@ import { inputOptions, outputOptions } from "./ffmpeg-args.js";
 import { checkFfmpeg, currentFfmpeg } from "./ffmpeg-binary.js";
 import { startFfmpegHost } from "./host/ffmpeg-remote.js";
 import { readFramesThroughHost, startDecoderAhead as startSpare } from "./host/spare.js";
-import type { Frame, FrameOptions, ReadingOptions } from "./options.js";
+import { type Frame, type FrameOptions, type ReadingOptions, sampleTimeMs } from "./options.js";
 import { PpmReader } from "./ppm.js";
-import { type CodecData, checkInput, describeFfmpegFailure, TRUNCATED, warnsOfTruncation } from "./refusals.js";
+import { type CodecData, checkInput, FfmpegStderr, TRUNCATED } from "./refusals.js";
 
 export type { Frame, FrameOptions, ReadingOptions } from "./options.js";
 export { useFfmpeg } from "./ffmpeg-binary.js";
@@ -69,8 +69,7 @@ async function* decode(file: string, options: FrameOptions, probe: boolean, { on
     .inputOptions(inputOptions(options, { probe, input: "file" }))
     .outputOptions(outputOptions(options))
     .output(output);
-  const stderrTail: string[] = [];
-  let truncated = false;
+  const stderr = new FfmpegStderr();
   let refusal: VideoError | undefined;
   let stopped = false;
   const stop = () => {
@@ -80,11 +79,7 @@ async function* decode(file: string, options: FrameOptions, probe: boolean, { on
   };
   // fluent-ffmpeg spawns ffmpeg after its own checks: a run stopped before then is killed on start.
   command.on("start", () => stopped && command.kill("SIGKILL"));
-  command.on("stderr", (line: string) => {
-    stderrTail.push(line);
-    if (stderrTail.length > 40) stderrTail.shift();
-    truncated ||= warnsOfTruncation(line);
-  });
+  command.on("stderr", (line: string) => stderr.note(line));
   command.on("codecData", (data: CodecData) => {
     const problem = checkInput(data, options);
     if (problem && !stopped) {
@@ -107,8 +102,7 @@ async function* decode(file: string, options: FrameOptions, probe: boolean, { on
     try {
       for await (const chunk of output) {
         for (const f of reader.push(chunk as Buffer)) {
-          const timeMs = (options.startSeconds ?? 0) * 1000 + (options.fps > 0 ? (index * 1000) / options.fps : 0);
-          yield { index, timeMs: Math.round(timeMs), ...f };
+          yield { index, timeMs: sampleTimeMs(options, index), ...f };
           index++;
         }
       }
@@ -121,9 +115,9 @@ async function* decode(file: string, options: FrameOptions, probe: boolean, { on
     if (refusal) throw refusal;
     // Frames ffmpeg wrote before it failed are given before its error.
     await finished.catch((err: Error) => {
-      throw new VideoError(describeFfmpegFailure(err, stderrTail));
+      throw new VideoError(stderr.failure(err));
     });
-    if (truncated) throw new VideoError(TRUNCATED);
+    if (stderr.truncated) throw new VideoError(TRUNCATED);
   } finally {
     signal?.removeEventListener("abort", stop);
     stop();

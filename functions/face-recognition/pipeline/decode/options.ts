@@ -52,3 +52,8 @@ export interface ReadingOptions {
   /** Aborted when the frames are no longer wanted (the caller left, a deadline): ffmpeg is killed at once and the reason thrown. */
   signal?: AbortSignal;
 }
+
+/** A sampled frame's presentation time: sampling starts at startSeconds, one frame every 1/fps s. */
+export function sampleTimeMs(options: Pick<FrameOptions, "fps" | "startSeconds">, index: number): number {
+  return Math.round((options.startSeconds ?? 0) * 1000 + (options.fps > 0 ? (index * 1000) / options.fps : 0));
+}

@@ -48,7 +48,7 @@ export const TRUNCATED = "the video is truncated or damaged";
  * ffmpeg decodes what there is of a cut-off upload and exits 0: its demuxer's "partial file"
  * warning is the only sign, and such an upload is refused rather than half-read.
  */
-export function warnsOfTruncation(stderrLine: string): boolean {
+function warnsOfTruncation(stderrLine: string): boolean {
   return /: partial file\s*$/.test(stderrLine);
 }
 
@@ -66,6 +66,23 @@ const KNOWN_FAILURES: [RegExp, string][] = [
     "the video's data is in another file (an external data reference), which is not allowed",
   ],
 ];
+
+/** ffmpeg's stderr as a run goes: its last lines, to name why it failed, and any warning of truncation. */
+export class FfmpegStderr {
+  private readonly tail: string[] = [];
+  truncated = false;
+
+  note(line: string): void {
+    this.tail.push(line);
+    if (this.tail.length > 40) this.tail.shift();
+    this.truncated ||= warnsOfTruncation(line);
+  }
+
+  /** Why ffmpeg failed with `err`, in words a caller can act on. */
+  failure(err: Error): string {
+    return describeFfmpegFailure(err, this.tail);
+  }
+}
 
 export function describeFfmpegFailure(err: Error, stderrTail: string[]): string {
   const text = stderrTail.join("\n");

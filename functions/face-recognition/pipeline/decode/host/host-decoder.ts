@@ -6,9 +6,9 @@ import type { Socket } from "node:net";
 import { VideoError } from "../../errors.js";
 import { inputOptions, outputOptions } from "../ffmpeg-args.js";
 import { currentFfmpeg } from "../ffmpeg-binary.js";
-import type { Frame, FrameOptions, ReadingOptions } from "../options.js";
+import { type Frame, type FrameOptions, type ReadingOptions, sampleTimeMs } from "../options.js";
 import { PpmReader } from "../ppm.js";
-import { checkInput, describeFfmpegFailure, TRUNCATED, warnsOfTruncation } from "../refusals.js";
+import { checkInput, FfmpegStderr, TRUNCATED } from "../refusals.js";
 import { FfmpegHostError, runFfmpeg } from "./ffmpeg-remote.js";
 
 export interface Decoder {
@@ -36,7 +36,7 @@ export function startWaitingDecoder(options: FrameOptions): WaitingDecoder {
 }
 
 function decode(file: string | undefined, options: FrameOptions, probe: boolean): WaitingDecoder {
-  const stderrTail: string[] = [];
+  const stderr = new FfmpegStderr();
   let failure: Error | undefined;
   /** No more frames wanted: the consumer left, or a check failed. */
   let stopped = false;
@@ -61,15 +61,11 @@ function decode(file: string | undefined, options: FrameOptions, probe: boolean)
     output?.destroy();
     poke();
   };
-  let truncated = false;
 
   const onData = (chunk: Buffer) => {
     try {
       for (const f of reader.push(chunk)) {
-        const timeMs = Math.round(
-          (options.startSeconds ?? 0) * 1000 + (options.fps > 0 ? (index * 1000) / options.fps : 0),
-        );
-        queue.push({ index, timeMs, ...f });
+        queue.push({ index, timeMs: sampleTimeMs(options, index), ...f });
         index++;
       }
     } catch (err) {
@@ -89,11 +85,7 @@ function decode(file: string | undefined, options: FrameOptions, probe: boolean)
       outputOptions: outputOptions(options),
     },
     {
-      stderr(line) {
-        stderrTail.push(line);
-        if (stderrTail.length > 40) stderrTail.shift();
-        truncated ||= warnsOfTruncation(line);
-      },
+      stderr: (line) => stderr.note(line),
       codecData(data) {
         const problem = checkInput(data, options);
         if (problem && !stopped) {
@@ -119,8 +111,8 @@ function decode(file: string | undefined, options: FrameOptions, probe: boolean)
       exit(error) {
         if (!stopped) {
           if (error instanceof FfmpegHostError) failure = error;
-          else if (error) failure = new VideoError(describeFfmpegFailure(error, stderrTail));
-          else if (truncated) failure = new VideoError(TRUNCATED);
+          else if (error) failure = new VideoError(stderr.failure(error));
+          else if (stderr.truncated) failure = new VideoError(TRUNCATED);
         }
         // A connection ffmpeg made before it exited is accepted in this turn of the event loop.
         setImmediate(() => {
