@@ -36,8 +36,8 @@ export async function createFunctionApp(config: FunctionConfig, logger: Logger):
   if (!engine.speedups.enabled && engine.speedups.versionMismatch)
     logger.warn("engine speedups off: stock face-api", { reason: engine.speedups.reason });
   const analyzer = makeAnalyzer(config.recognition, engine, gallery, students);
-  // An ffmpeg started for the next video is always waiting: it takes ~0.12 s to start (the first,
-  // with fluent-ffmpeg's probes, ~0.4 s: from here on, while the server starts listening).
+  // Readied while the server starts listening, not when the first video waits: ffmpeg is slow to
+  // start (README, speed), and fluent-ffmpeg probes it before its first command in a process.
   startDecoderAhead(analyzer.frames);
   const handle = createHandler({
     source: new S3VideoSource(s3),
