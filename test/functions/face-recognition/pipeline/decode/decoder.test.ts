@@ -276,8 +276,16 @@ describe("the two decoders", () => {
     };
     const clips = ["landscape.mp4", "portrait.mp4", "portrait-fast.mp4", "rotated.mp4", "160x1280.mp4"];
     for (const name of clips) expect(await digests("host", name)).toEqual(await digests("simple", name));
+    const simple = await digests("simple", "portrait-fast.mp4");
     useDecoder("host");
     startDecoderAhead(options);
-    expect(await digests("host", "portrait-fast.mp4")).toEqual(await digests("simple", "portrait-fast.mp4"));
+    // The ffmpeg waiting on its stdin is the one that decodes the video: it is gone after.
+    const waitingOnStdin = () =>
+      processesBelow(process.pid)
+        .filter((p) => p.comm === "ffmpeg" && p.args.includes("pipe:0") && p.state !== "Z")
+        .map((p) => p.pid);
+    const [waiting] = await waitFor(waitingOnStdin, (pids) => pids.length === 1);
+    expect(await digests("host", "portrait-fast.mp4")).toEqual(simple);
+    expect(await waitFor(waitingOnStdin, (pids) => !pids.includes(waiting as number))).not.toContain(waiting);
   });
 });
