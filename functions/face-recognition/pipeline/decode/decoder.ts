@@ -18,6 +18,7 @@ import { type CodecData, checkInput, FfmpegStderr, TRUNCATED } from "./refusals.
 
 export type { Frame, FrameOptions, ReadingOptions } from "./options.js";
 export { useFfmpeg } from "./ffmpeg-binary.js";
+export { stopDecodersAhead } from "./host/spare.js";
 
 export const DECODERS = ["simple", "host"] as const;
 export type DecoderKind = (typeof DECODERS)[number];
@@ -143,5 +144,3 @@ export function startDecoderAhead(options: FrameOptions): void {
     probe.availableFormats(() => probe.availableEncoders(() => {}));
   }
 }
-
-export { stopDecodersAhead } from "./host/spare.js";
