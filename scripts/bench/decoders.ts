@@ -31,7 +31,7 @@ import { median } from "./stats.js";
 
 const MODES: Mode[] = ["first", "all"];
 
-export interface PathFigures {
+interface PathFigures {
   path: DecoderKind;
   mode: Mode;
   /** Medians over the rounds of the 8 clips' sums, in ms. */
@@ -81,7 +81,7 @@ async function pass(engine: FaceEngine, files: string[], options: FrameOptions, 
   return { decodeMs, inferenceMs, totalMs: decodeMs + inferenceMs };
 }
 
-export async function benchDecoders({ rounds = 5, log = console.log } = {}): Promise<PathFigures[]> {
+async function benchDecoders({ rounds = 5, log = console.log } = {}): Promise<PathFigures[]> {
   const data = dataDir();
   if (!data) throw new Error("no shared data (FACEREC_DATA_DIR): the bench decodes the CSE546 clips");
   const dir = await mkdtemp(join(tmpdir(), "bench-decoders-"));
