@@ -5,7 +5,6 @@
 // One setting, DECODER, chooses this simple path or the host path (host/): ffmpeg started by a
 // small forked process, one kept started ahead for the next video (README, speed, says which pays).
 import { PassThrough } from "node:stream";
-import ffmpeg from "fluent-ffmpeg";
 import { VideoError } from "../errors.js";
 import { fastThenProbed, fastWayApplies } from "./fallback.js";
 import { inputOptions, outputOptions } from "./ffmpeg-args.js";
@@ -58,8 +57,12 @@ export async function* readFrames(
 /** How many (16:9) frames ffmpeg may decode ahead of a consumer that reads every frame. */
 const FRAMES_AHEAD = 4;
 
+/** fluent-ffmpeg, loaded by the simple path only: on the host path it runs in the host process. */
+const fluentFfmpeg = () => import("fluent-ffmpeg").then((module) => module.default);
+
 /** One ffmpeg run on the file, as a stream of frames. */
 async function* decode(file: string, options: FrameOptions, probe: boolean, { onDemand, signal }: ReadingOptions) {
+  const ffmpeg = await fluentFfmpeg();
   signal?.throwIfAborted();
   // The bytes ffmpeg may write ahead of the consumer: a few frames' worth (decoding overlaps the
   // consumer's work), or on demand only what the pipe holds.
@@ -140,7 +143,9 @@ export function prepareFfmpeg(): void {
 export function startDecoderAhead(options: FrameOptions): void {
   if (decoder === "host") startSpare(options);
   else {
-    const probe = ffmpeg().setFfmpegPath(currentFfmpeg());
-    probe.availableFormats(() => probe.availableEncoders(() => {}));
+    void fluentFfmpeg().then((ffmpeg) => {
+      const probe = ffmpeg().setFfmpegPath(currentFfmpeg());
+      probe.availableFormats(() => probe.availableEncoders(() => {}));
+    });
   }
 }
