@@ -6,7 +6,7 @@ import { type Env, listSetting, numberSetting, readSettings, type SettingsReader
 import { type DynamoSettings, readDynamoSettings, readS3Settings, type S3Settings } from "../../lib/cloud.js";
 import type { BackendChoice, Detector } from "./pipeline/faces.js";
 import type { MatchRules } from "./pipeline/match.js";
-import { DECODERS, type DecoderKind } from "./pipeline/decode/decoder.js";
+import { DECODERS, type DecoderKind } from "./pipeline/decode/options.js";
 import { SPEEDUP_SETTINGS, type SpeedupSetting } from "./pipeline/engine/speedups.js";
 import type { Mode } from "./pipeline/recognize.js";
 

@@ -11,7 +11,7 @@ import { inputOptions, outputOptions } from "./ffmpeg-args.js";
 import { checkFfmpeg, currentFfmpeg } from "./ffmpeg-binary.js";
 import { startFfmpegHost } from "./host/ffmpeg-remote.js";
 import { readFramesThroughHost, startDecoderAhead as startSpare } from "./host/spare.js";
-import { type Frame, type FrameOptions, type ReadingOptions, sampleTimeMs } from "./options.js";
+import { type DecoderKind, type Frame, type FrameOptions, type ReadingOptions, sampleTimeMs } from "./options.js";
 import { PpmReader } from "./ppm.js";
 import { type CodecData, checkInput, FfmpegStderr, TRUNCATED } from "./refusals.js";
 
@@ -19,8 +19,7 @@ export type { Frame, FrameOptions, ReadingOptions } from "./options.js";
 export { useFfmpeg } from "./ffmpeg-binary.js";
 export { stopDecodersAhead } from "./host/spare.js";
 
-export const DECODERS = ["simple", "host"] as const;
-export type DecoderKind = (typeof DECODERS)[number];
+export { DECODERS, type DecoderKind } from "./options.js";
 /** DECODER (config.ts): `host` unless set; `simple` spawns ffmpeg from this process (this file). */
 let decoder: DecoderKind = "host";
 

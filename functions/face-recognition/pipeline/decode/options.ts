@@ -57,3 +57,7 @@ export interface ReadingOptions {
 export function sampleTimeMs(options: Pick<FrameOptions, "fps" | "startSeconds">, index: number): number {
   return Math.round((options.startSeconds ?? 0) * 1000 + (options.fps > 0 ? (index * 1000) / options.fps : 0));
 }
+
+/** How ffmpeg is run (DECODER): spawned from this process, or by the forked ffmpeg host. */
+export const DECODERS = ["simple", "host"] as const;
+export type DecoderKind = (typeof DECODERS)[number];
