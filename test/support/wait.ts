@@ -1,8 +1,6 @@
-// The tests' one way to wait: for a condition (polled), for a promise or an event (with a time
+// The tests' one way to wait: for a condition (polled), for a promise (with a time
 // limit), or, where a test means a length of time itself (an outage, a quiet period it asserts),
 // for that time, named as such. A fixed sleep standing in for "until X happened" is neither.
-import { once } from "node:events";
-import type { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const POLL_MS = 20;
@@ -33,11 +31,6 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
     timer.abort();
     late.catch(() => undefined);
   }
-}
-
-/** The arguments of the emitter's next `event`, or an error naming it after `ms`. */
-export function nextEvent(emitter: EventEmitter, event: string, ms = 10_000): Promise<unknown[]> {
-  return within(once(emitter, event), ms, `event "${event}"`);
 }
 
 /** A length of time the test is about (an outage, a quiet period it checks), never a stand-in for an event. */
