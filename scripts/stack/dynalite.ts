@@ -11,7 +11,7 @@ export interface DynaliteOptions {
   port: number;
   pidFile: string;
   logFile: string;
-  /** Ownership marker checked before any signal (see ceph/local/daemon.ts): the owner's state dir. */
+  /** Ownership marker checked before any signal (see lib/daemon.ts): the owner's state dir. */
   marker: string;
   /** LevelDB directory; in memory when absent. */
   dataPath?: string;

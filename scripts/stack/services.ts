@@ -47,7 +47,7 @@ export interface ServiceSpec {
 }
 
 export interface ServiceFiles {
-  /** The ownership marker (see ceph/local/daemon.ts): the stack's state dir. */
+  /** The ownership marker (see lib/daemon.ts): the stack's state dir. */
   marker: string;
   pidFile: string;
   logFile: string;
