@@ -8,7 +8,7 @@ import type { TriggerSettings } from "./config.js";
 import type { ObjectEvent } from "./events.js";
 import { classifyResponse, GatewayInvoker, type Invoker } from "./invoker.js";
 import { DynamoJobStore, videoKeyOf } from "./jobs/dynamo-store.js";
-import { dueIn, jobIdOf, uploadTime, type VideoRef } from "./jobs/job.js";
+import { dueIn, type Job, jobIdOf, uploadTime, type VideoRef } from "./jobs/job.js";
 import { LeaseObserver } from "./jobs/lease.js";
 import type { JobStore } from "./jobs/store.js";
 import { createKeyFilter } from "./keys.js";
@@ -102,6 +102,10 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     }
     return added;
   };
+  // Poll and push judge a found upload alike: its job's due time, and a running one is a recheck.
+  const dueFor = (job: Job | undefined) => dueIn(job, now(), (running) => leases.lapsesIn(running));
+  const found = (video: VideoRef, delayMs: number, job: Job | undefined, source: "poll" | "push") =>
+    enqueue(video, delayMs, job?.status === "running" ? "recheck" : source);
   const runner = new JobRunner(
     { store, invoker, metrics, logger, leases, now, schedule: (video, delayMs) => enqueue(video, delayMs, "retry") },
     {
@@ -135,8 +139,8 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     {
       lister: new S3Lister(s3, settings.bucket, settings.prefix, filter),
       store,
-      enqueue: (video, delayMs, job) => enqueue(video, delayMs, job?.status === "running" ? "recheck" : "poll"),
-      dueIn: (job) => dueIn(job, now(), (running) => leases.lapsesIn(running)),
+      enqueue: (video, delayMs, job) => found(video, delayMs, job, "poll"),
+      dueIn: dueFor,
       metrics,
       logger,
     },
@@ -172,8 +176,8 @@ export async function startDaemon(settings: TriggerSettings, deps: DaemonDeps = 
     if (!video) return logger.info("notified object no longer exists", { videoKey: event.key, bucket: event.bucket });
     // As for a poll: only a job that needs work goes on the queue (Ceph may repeat a push).
     const job = await store.get(video);
-    const delayMs = dueIn(job, now(), (running) => leases.lapsesIn(running));
-    if (delayMs !== undefined) enqueue(video, delayMs, job?.status === "running" ? "recheck" : "push");
+    const delayMs = dueFor(job);
+    if (delayMs !== undefined) found(video, delayMs, job, "push");
   };
 
   const notified = (events: ObjectEvent[]) => {
