@@ -20,9 +20,7 @@ export function createTriggerMetrics(queue: () => { depth: number; active: numbe
       },
     });
   return {
-    registry,
     render: () => registry.metrics(),
-    contentType: registry.contentType,
     /** Videos handed to the work queue, by how they were found (poll, push). */
     seen: counter("videos_seen_total", "Videos found that needed work, by source.", ["source"]),
     started: counter("invocations_started_total", "Function invocations started."),
