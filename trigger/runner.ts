@@ -129,7 +129,9 @@ export class JobRunner {
     const giveUp = (why: GiveUp) => {
       if (!call.signal.aborted) call.abort(why);
     };
-    let lapse = setTimeout(() => giveUp("lapsed"), Math.max(0, sentAt + leaseMs - this.clock()));
+    const lapsesAfter = (sent: number) =>
+      setTimeout(() => giveUp("lapsed"), Math.max(0, sent + leaseMs - this.clock()));
+    let lapse = lapsesAfter(sentAt);
     const renewal = setInterval(
       () => {
         const sent = this.clock();
@@ -137,7 +139,7 @@ export class JobRunner {
           (held) => {
             if (!held) return giveUp("lost");
             clearTimeout(lapse);
-            lapse = setTimeout(() => giveUp("lapsed"), Math.max(0, sent + leaseMs - this.clock()));
+            lapse = lapsesAfter(sent);
           },
           (error: unknown) => log.warn("lease renewal failed", describeError(error)),
         );
