@@ -5,9 +5,8 @@
 // by a kill are counted from them.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { freePort } from "../../../lib/net.js";
+import { freePort, portIsFree } from "../../../lib/net.js";
 import { descendantsOf, exited } from "../../../lib/process.js";
 import { ensureBuilt } from "../../deploy/support/bundle.js";
 import { ROOT } from "../../deploy/support/scan.js";
@@ -77,13 +76,6 @@ export class Incarnation {
   }
 }
 
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, () => server.close(() => resolve(true)));
-  });
-
 /** The watchdog at one address across restarts; `incarnations` holds every start's logs. */
 export class WatchdogGateway {
   readonly incarnations: Incarnation[] = [];
@@ -118,7 +110,8 @@ export class WatchdogGateway {
   async start(): Promise<Incarnation> {
     const deadline = Date.now() + 150_000;
     for (;;) {
-      await waitFor(() => portFree(WATCHDOG_METRICS_PORT), Boolean, 60_000);
+      // All interfaces, as the watchdog binds it.
+      await portIsFree(WATCHDOG_METRICS_PORT, "0.0.0.0", 60_000);
       const env = {
         ...this.stage.env,
         port: String(this.port),
