@@ -65,17 +65,11 @@ export function commandLine(pid: number): string {
   return (procText(pid, "cmdline") ?? "").split("\0").join(" ").trim();
 }
 
-/** A process's command name and state letter, or undefined once it is gone. */
-export function processState(pid: number): { comm: string; state: string } | undefined {
-  const stat = procStat(pid);
-  return stat && { comm: stat.comm, state: stat.state };
-}
-
 /** The processes below `pid`, with their command name, state letter and command line. */
 export function processesBelow(pid: number): { pid: number; comm: string; state: string; args: string }[] {
   return descendantsOf(pid).flatMap((child) => {
-    const state = processState(child);
-    return state ? [{ pid: child, ...state, args: commandLine(child) }] : [];
+    const stat = procStat(child);
+    return stat ? [{ pid: child, comm: stat.comm, state: stat.state, args: commandLine(child) }] : [];
   });
 }
 

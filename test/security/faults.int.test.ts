@@ -11,7 +11,7 @@ import { saveGallery } from "../../functions/face-recognition/gallery/storage.js
 import { importGalleryFile } from "../../functions/face-recognition/gallery-import/import.js";
 import { requireData } from "../support/data.js";
 import { type FunctionProcess, startFunctionProcess, testS3Client } from "../support/services.js";
-import { childrenOf, descendantsOf, exited, processState } from "../../lib/process.js";
+import { childrenOf, descendantsOf, exited, procStat } from "../../lib/process.js";
 import { eventually, waitFor } from "../support/wait.js";
 import { foldersOf, videoFolders } from "../support/temp-dirs.js";
 
@@ -133,7 +133,7 @@ describe.skipIf(!data)("the function under faults", () => {
         for (const worker of workers()) {
           const below = descendantsOf(worker);
           const pid = below.find((c) => {
-            const p = processState(c);
+            const p = procStat(c);
             return p?.comm === "ffmpeg" && p.state === "T";
           });
           if (pid) return { pid, worker, below };
