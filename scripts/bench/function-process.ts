@@ -2,8 +2,8 @@
 // the cold start, the engine's speedups against stock face-api, and peak memory.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFile } from "node:fs/promises";
-import { httpStatus } from "../../lib/net.js";
+import { freePort, httpStatus } from "../../lib/net.js";
+import { procText } from "../../lib/process.js";
 import { poll } from "../../lib/wait.js";
 import type { SpeedupSetting } from "../../functions/face-recognition/pipeline/engine/speedups.js";
 import { median, REPEATS, round } from "./stats.js";
@@ -28,7 +28,7 @@ export interface FunctionProcess {
 
 /** A function process started from the bundle (npm run build, which setup runs), timed to ready. */
 export async function startFunctionProcess(env: NodeJS.ProcessEnv, token?: string): Promise<FunctionProcess> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, ["dist/function.mjs"], {
     env: { ...env, PORT: String(port), WORKERS: "1", LOG_LEVEL: "warn" },
@@ -121,7 +121,7 @@ export async function speedupsAgainstStock(
         speedups,
         readyMs: (readies.get(speedups) ?? []).map(round),
         allClipsMs: round(median(passes)),
-        peakRssMb: round(await peakRss(fn.pid)),
+        peakRssMb: round(peakRss(fn.pid)),
       });
     } finally {
       await fn.stop();
@@ -130,7 +130,8 @@ export async function speedupsAgainstStock(
   return runs;
 }
 
-export async function peakRss(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
+export function peakRss(pid: number): number {
+  const status = procText(pid, "status");
+  if (status === undefined) throw new Error(`process ${pid} is gone: no peak memory to read`);
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }

@@ -32,10 +32,10 @@ export async function measureWorkload(
   const status = await stackStatus({ env: stackEnv });
   const functionPids = status.components.find((c) => c.name === "function")?.pids ?? [];
   const pids = [...functionPids, ...functionPids.flatMap(childrenOf)];
-  const rss = await Promise.all(pids.map(peakRss));
+  const rss = pids.map(peakRss);
   // Each process that decodes has its ffmpeg host (pipeline/ffmpeg-host.ts) beside it.
   const hostPids = pids.flatMap(childrenOf).filter((pid) => commandLine(pid).includes("ffmpeg-host"));
-  const hostRss = await Promise.all(hostPids.map(peakRss));
+  const hostRss = hostPids.map(peakRss);
   const workload = {
     mode,
     uploads: uploads.length,
