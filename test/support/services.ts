@@ -62,10 +62,16 @@ export async function startFunctionProcess(env: NodeJS.ProcessEnv, label = "the 
   });
   const fn: FunctionProcess = { url: "", out: [], proc };
   const ready = new Promise<string>((resolve, reject) => {
+    // The whole output is searched (the line may span chunks), but only until the url is found:
+    // the process logs for the rest of the test.
+    let found = false;
     const collect = (chunk: Buffer) => {
       fn.out.push(chunk.toString());
-      const url = /"url":"(http:[^"]+)"/.exec(fn.out.join(""))?.[1];
-      if (url) resolve(url);
+      const url = found ? undefined : /"url":"(http:[^"]+)"/.exec(fn.out.join(""))?.[1];
+      if (url) {
+        found = true;
+        resolve(url);
+      }
     };
     proc.stdout?.on("data", collect);
     proc.stderr?.on("data", collect);
