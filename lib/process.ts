@@ -16,12 +16,18 @@ export function isAlive(pid: number): boolean {
 }
 
 /** /proc/<pid>/<entry> as text, or undefined once the process is gone. */
-export function procText(pid: number, entry: string): string | undefined {
+export function procText(pid: number | "self", entry: string): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/${entry}`, "utf8");
   } catch {
     return undefined;
   }
+}
+
+/** Peak resident memory (VmHWM, the most a process ever had resident) in KiB, or undefined once it is gone. */
+export function peakResidentKb(pid: number | "self"): number | undefined {
+  const status = procText(pid, "status");
+  return status === undefined ? undefined : Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
 }
 
 export interface ProcStat {

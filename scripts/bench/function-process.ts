@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { freePort, httpStatus } from "../../lib/net.js";
-import { procText } from "../../lib/process.js";
+import { peakResidentKb } from "../../lib/process.js";
 import { poll } from "../../lib/wait.js";
 import type { SpeedupSetting } from "../../functions/face-recognition/pipeline/engine/speedups.js";
 import { median, REPEATS, round } from "./stats.js";
@@ -131,7 +131,7 @@ export async function speedupsAgainstStock(
 }
 
 export function peakRss(pid: number): number {
-  const status = procText(pid, "status");
-  if (status === undefined) throw new Error(`process ${pid} is gone: no peak memory to read`);
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+  const kb = peakResidentKb(pid);
+  if (kb === undefined) throw new Error(`process ${pid} is gone: no peak memory to read`);
+  return kb / 1024;
 }

@@ -1,16 +1,10 @@
 // Peak memory from /proc: VmHWM ("high water mark") is the most resident memory a process ever
 // had, so one read at the end covers every moment before it.
-import { readFileSync } from "node:fs";
-import { processesBelow } from "../../lib/process.js";
+import { peakResidentKb, processesBelow } from "../../lib/process.js";
 
 /** This process's peak resident memory, in KiB. */
 export function peakKb(pid: number | "self" = "self"): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
-  } catch {
-    return 0; // gone
-  }
+  return peakResidentKb(pid) ?? 0; // 0 once it is gone
 }
 
 /** The largest peak among the processes below `pid` running `comm` (e.g. "ffmpeg"), in KiB. */
