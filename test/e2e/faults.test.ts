@@ -12,7 +12,7 @@ import { readS3Settings } from "../../lib/cloud.js";
 import { createS3Client, listAllObjects } from "../../lib/s3.js";
 import { type StackInfo, stackDown, stackStatus, stackUp } from "../../scripts/stack/stack.js";
 import { requireData } from "../support/data.js";
-import { descendantsOf } from "../../lib/process.js";
+import { descendantsOf, exited, procStat } from "../../lib/process.js";
 import { foldersOf, videoFolders } from "../support/temp-dirs.js";
 import { privateStackEnv } from "../support/services.js";
 import { elapse, eventually, waitFor } from "../support/wait.js";
@@ -34,7 +34,7 @@ describe.skipIf(!data)("faults through the local stack", () => {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
     const cwd = readlinkSync(`/proc/${pid}/cwd`);
     process.kill(pid, "SIGTERM");
-    if (!(await eventually(() => comm(pid) === "", 15_000))) process.kill(pid, "SIGKILL");
+    if (!(await eventually(() => exited(pid), 15_000))) process.kill(pid, "SIGKILL");
     await elapse(ms); // the outage, held for its full length
     const child = spawn(cmdline[0] as string, cmdline.slice(1), { cwd, detached: true, stdio: "ignore" });
     child.unref();
@@ -47,13 +47,7 @@ describe.skipIf(!data)("faults through the local stack", () => {
     const fn = (await stackStatus({ env })).components.find((c) => c.name === "function");
     return (fn?.pids ?? []).flatMap(descendantsOf);
   };
-  const comm = (pid: number) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-    } catch {
-      return "";
-    }
-  };
+  const comm = (pid: number) => procStat(pid)?.comm ?? "";
 
   beforeAll(async () => {
     env = await privateStackEnv(dir);
