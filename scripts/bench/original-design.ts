@@ -1,10 +1,9 @@
 // The original system's design, measured through the same services and models as ours.
-import { execFile } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { run } from "../../lib/process.js";
 import { downloadObject, putText } from "../../lib/s3.js";
 import type { FaceEngine } from "../../functions/face-recognition/pipeline/faces.js";
 import { readFrames } from "../../functions/face-recognition/pipeline/decode/decoder.js";
@@ -13,8 +12,6 @@ import { toCsv } from "../../functions/face-recognition/pipeline/report.js";
 import type { StudentDirectory } from "../../functions/face-recognition/pipeline/students.js";
 import type { LabeledVideo } from "../eval/dataset.js";
 import { median, REPEATS, timed } from "./stats.js";
-
-const run = promisify(execFile);
 
 /** Where the original design reads its video and writes its CSV: the same services and clients as ours. */
 export interface OriginalIo {
@@ -43,7 +40,9 @@ export async function originalDesign(
     const [, ms] = await timed(async () => {
       const video = join(dir, `${clip.id}.mp4`);
       await downloadObject(io.s3, io.inputBucket, `${clip.id}.mp4`, video);
-      await run("ffmpeg", ["-v", "error", "-i", video, "-vf", "fps=1", join(dir, "%03d.jpg")]);
+      await run("ffmpeg", ["-v", "error", "-i", video, "-vf", "fps=1", join(dir, "%03d.jpg")], {
+        timeoutMs: 120_000,
+      });
       let name: string | undefined;
       for (const jpeg of (await readdir(dir)).filter((f) => f.endsWith(".jpg")).sort()) {
         for await (const frame of readFrames(join(dir, jpeg), {
