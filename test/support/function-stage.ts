@@ -27,8 +27,7 @@ export interface FunctionStage {
 }
 
 /** The image's environment: the Dockerfile's, overridden by stack.yml's. */
-export function imageEnvironment(): Record<string, string> {
-  const repo = loadRepo();
+export function imageEnvironment(repo = loadRepo()): Record<string, string> {
   return Object.fromEntries(Object.entries({ ...repo.functionShipEnv, ...repo.env }).map(([k, v]) => [k, String(v)]));
 }
 
@@ -48,14 +47,19 @@ export async function stageFunction(
   for (const dir of [secretsDir, join(work, "tmp")]) mkdirSync(dir);
 
   const s3 = testS3Client();
-  for (const Bucket of [inputBucket, outputBucket]) await s3.send(new CreateBucketCommand({ Bucket }));
   const db = createDynamoClient({
     endpoint: process.env.DYNAMODB_ENDPOINT,
     region: process.env.AWS_REGION ?? "us-east-1",
     accessKeyId: process.env.AWS_ACCESS_KEY_ID,
     secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
   });
-  await loadStudents(db, studentsTable, join(data, "cse546/student_data.json"));
+  try {
+    for (const Bucket of [inputBucket, outputBucket]) await s3.send(new CreateBucketCommand({ Bucket }));
+    await loadStudents(db, studentsTable, join(data, "cse546/student_data.json"));
+  } finally {
+    s3.destroy();
+    db.destroy();
+  }
   writeFileSync(join(work, "gallery.json"), cse546Gallery(data));
 
   // One file per stack.yml secret, named as OpenFaaS mounts them: the test stack's value of the
@@ -80,7 +84,7 @@ export async function stageFunction(
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: work,
-    ...imageEnvironment(),
+    ...imageEnvironment(repo),
     ...local,
     // Not in production (DynamoDB is AWS there); the test stack's dynalite.
     DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT as string,
