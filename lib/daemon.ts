@@ -75,21 +75,6 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 /**
- * SIGTERM to each of the given pids that is still ours, then SIGKILL to whatever is left after
- * `graceMs`; resolves once none of them runs. Returns the pids that needed SIGKILL.
- */
-export async function terminate(pids: number[], marker: string, graceMs = 10_000): Promise<number[]> {
-  const alive = () => pids.filter((pid) => isOurProcess(pid, marker));
-  for (const pid of alive()) signal(pid, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (alive().length > 0 && Date.now() < deadline) await sleep(50);
-  const killed = alive();
-  for (const pid of killed) signal(pid, "SIGKILL");
-  while (alive().length > 0) await sleep(20);
-  return killed;
-}
-
-/**
  * Stops the process group led by `pid`. SIGTERM goes to the leader alone: a service that forwards
  * it (the function's primary to its workers) must not get its children signalled twice. Members
  * left once the leader is gone (children of a wrapper such as npm, which does not forward) get

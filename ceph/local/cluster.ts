@@ -4,7 +4,7 @@
 // process that started them may exit; everything (conf, keys, pids, logs) lives in one data dir.
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
-import { isOurProcess, readPidFile, tail, terminate } from "../../lib/daemon.js";
+import { isOurProcess, readPidFile, stopPidFile, tail } from "../../lib/daemon.js";
 import type { Logger } from "../../lib/log.js";
 import { httpStatus } from "../../lib/net.js";
 import { bootstrap, createBuckets } from "./bootstrap.js";
@@ -115,8 +115,7 @@ export async function stopCeph(dataDirArg: string, options: { graceMs?: number }
     return i < 0 ? DAEMON_ORDER.length : i;
   };
   for (const file of pidFiles.sort((a, b) => rank(a) - rank(b))) {
-    const pid = readPidFile(`${p.run}/${file}`);
-    if (pid !== undefined) await terminate([pid], dataDir, options.graceMs ?? 10_000);
+    await stopPidFile(`${p.run}/${file}`, dataDir, options.graceMs ?? 10_000);
   }
   rmSync(dataDir, { recursive: true, force: true });
 }
