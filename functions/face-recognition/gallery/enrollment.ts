@@ -19,14 +19,22 @@ export function emptyGallery(model: FaceModel, note?: string): Gallery {
   return gallery;
 }
 
-function sameDescriptor(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
+/** A descriptor's exact bits as text: equal keys are the same descriptor, found in O(1). */
+function descriptorKey(descriptor: ArrayLike<number>): string {
+  return Buffer.from(Float64Array.from(descriptor).buffer).toString("latin1");
 }
 
 /** Appends descriptors and sources, skipping exact duplicates so adding the same photo twice is harmless. */
 function extendPerson(person: GalleryPerson, descriptors: number[][], sources: readonly string[]): GalleryPerson {
   const merged = [...person.descriptors];
-  for (const d of descriptors) if (!merged.some((m) => sameDescriptor(m, d))) merged.push(d);
+  const seen = new Set(merged.map(descriptorKey));
+  for (const d of descriptors) {
+    const key = descriptorKey(d);
+    if (!seen.has(key)) {
+      seen.add(key);
+      merged.push(d);
+    }
+  }
   const allSources = [...(person.sources ?? [])];
   for (const s of sources) if (!allSources.includes(s)) allSources.push(s);
   const next: GalleryPerson = { name: person.name, descriptors: merged };
@@ -70,7 +78,7 @@ export interface GalleryEntry {
  * repeated addPerson. The result is checked whole against the format.
  */
 export function galleryFromEntries(model: FaceModel, entries: Iterable<GalleryEntry>, note?: string): Gallery {
-  // Per person: the descriptors, plus their bits as text to skip exact duplicates in O(1).
+  // Per person: the descriptors, and their keys to skip exact duplicates.
   const byName = new Map<string, { person: GalleryPerson; seen: Set<string> }>();
   for (const entry of entries) {
     let slot = byName.get(entry.name);
@@ -78,11 +86,10 @@ export function galleryFromEntries(model: FaceModel, entries: Iterable<GalleryEn
       slot = { person: { name: entry.name, descriptors: [] }, seen: new Set() };
       byName.set(entry.name, slot);
     }
-    const bits = Float64Array.from(entry.descriptor);
-    const key = Buffer.from(bits.buffer).toString("latin1");
+    const key = descriptorKey(entry.descriptor);
     if (!slot.seen.has(key)) {
       slot.seen.add(key);
-      slot.person.descriptors.push(Array.from(bits));
+      slot.person.descriptors.push(Array.from(entry.descriptor));
     }
   }
   return parseGallery({ ...emptyGallery(model, note), people: [...byName.values()].map((slot) => slot.person) });
