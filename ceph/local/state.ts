@@ -1,6 +1,6 @@
 // cluster.json in the data dir: the identity of the running cluster (ports, keys, buckets), to
 // decide whether a start reuses it or starts afresh.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { type CephPorts, cephPaths } from "./config.js";
 
@@ -38,4 +38,6 @@ export function writeState(dataDir: string, state: ClusterState): void {
   mkdirSync(dirname(file), { recursive: true });
   // Holds the S3 secret: readable by the owner only.
   writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  // The mode applies only when the file is created: one left by an older run is made private too.
+  chmodSync(file, 0o600);
 }
