@@ -152,6 +152,9 @@ describe.each([
     const sources = [BUILD_SCRIPT, "package.json", "package-lock.json", ...bundles.flatMap((b) => b.inputs)];
     const missing = [...new Set(sources)].filter((f) => !within(f, copied));
     expect(missing, `not in stage ${from} before \`npm run build\``).toEqual([]);
+    const installed = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})]);
+    const compiled = bundles.flatMap((b) => b.compiled).filter((name) => !installed.has(name));
+    expect(compiled, "compiled in from node_modules but not installed by `npm ci`").toEqual([]);
   });
 
   it("ships the bundle and the files it imports, and no TypeScript source", async () => {

@@ -19,8 +19,11 @@ import { buildHostileCorpus, CORPUS_LIMITS, type HostileCase } from "../support/
 import { peakKb } from "../security/memory.js";
 import { descendantsOf } from "../../lib/process.js";
 import { privateStackEnv } from "../support/services.js";
+import { waitFor } from "../support/wait.js";
 
 const data = requireData();
+/** A job in one of these states has had its last run. */
+const ENDED = new Set(["succeeded", "failed", "superseded"]);
 
 describe.skipIf(!data)("hostile input and load through the local stack", () => {
   let env: Record<string, string | undefined>;
@@ -143,7 +146,10 @@ describe.skipIf(!data)("hostile input and load through the local stack", () => {
         .filter(([key, n]) => !((counts.get(key) ?? 0) >= 1 && (counts.get(key) ?? 0) <= n))
         .map(([key, n]) => `${key}: ${counts.get(key) ?? 0} runs for ${n} uploads`),
     ).toEqual([]);
-    const jobs = triggerJobs();
+    // A key uploaded again has a second job, which may still be queued when the first one's CSV
+    // has appeared: the statuses are read once every job of the load has ended.
+    const loadJobs = () => triggerJobs().filter((j) => j.key.startsWith("load"));
+    const jobs = await waitFor(loadJobs, (js) => js.every((j) => ENDED.has(j.status)), 120_000);
     const statusOf = (key: string) => jobs.filter((j) => j.key === key).map((j) => j.status);
     const good2 = [...new Set(good.map((u) => u.key))];
     expect(good2.filter((k) => !statusOf(k).every((st) => st === "succeeded") || statusOf(k).length === 0)).toEqual([]);

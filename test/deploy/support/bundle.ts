@@ -18,6 +18,8 @@ export interface Bundle {
   entry: string;
   /** Repository files compiled into it: none of them is needed at run time. */
   inputs: string[];
+  /** Packages compiled into it from node_modules (scripts/build.mjs bundles a few): installed by the build stage's `npm ci`. */
+  compiled: string[];
   /** Packages it loads from node_modules at run time → how (import-statement, dynamic-import, require). */
   packages: Map<string, string[]>;
   /** Other output files it imports (chunks), relative to the repository root. */
@@ -30,6 +32,7 @@ export interface Bundle {
 const BUILTINS = new Set(builtinModules);
 /** How the metafile names the build script's stand-in for a package loaded with require(). */
 const PACKAGE_STAND_IN = "package:";
+const NODE_MODULES = "node_modules/";
 const isBuiltin = (spec: string) => spec.startsWith("node:") || BUILTINS.has(spec);
 
 /** The options of every esbuild build() call scripts/build.mjs makes, in order. */
@@ -85,10 +88,12 @@ async function buildInMemory(): Promise<Bundle[]> {
       const inputs = Object.keys(output.inputs);
       for (const stand of inputs.filter((f) => f.startsWith(PACKAGE_STAND_IN)))
         add(stand.slice(PACKAGE_STAND_IN.length), "require");
+      const fromPackages = inputs.filter((f) => f.startsWith(NODE_MODULES));
       bundles.push({
         file,
         entry: output.entryPoint,
-        inputs: inputs.filter((f) => !f.startsWith(PACKAGE_STAND_IN)).sort(),
+        inputs: inputs.filter((f) => !f.startsWith(PACKAGE_STAND_IN) && !f.startsWith(NODE_MODULES)).sort(),
+        compiled: [...new Set(fromPackages.map((f) => packageName(f.slice(NODE_MODULES.length))))].sort(),
         packages,
         chunks: output.imports.filter((i) => !i.external).map((i) => i.path),
         importMeta: [...text.matchAll(/(?:[\w$]+\()?import\.meta(?:\.\w+)?/g)].map((m) => m[0]),
