@@ -15,10 +15,16 @@ import { createS3Client } from "../../lib/s3.js";
 import { GatewayInvoker } from "../../trigger/invoker.js";
 import { requireData } from "../support/data.js";
 import { imageEnvironment, stageFunction } from "../support/function-stage.js";
-import { openfaasTool, WATCHDOG_METRICS_PORT } from "../support/openfaas.js";
-import { childrenOf, descendantsOf, exited } from "../../lib/process.js";
+import {
+  killWatchdog,
+  openfaasTool,
+  type StartingWatchdog,
+  startWatchdog,
+  WATCHDOG_METRICS_PORT,
+} from "../support/openfaas.js";
+import { childrenOf, exited } from "../../lib/process.js";
 import { videoFolders } from "../support/temp-dirs.js";
-import { eventually, waitFor, within } from "../support/wait.js";
+import { eventually, within } from "../support/wait.js";
 import { ensureBuilt } from "./support/bundle.js";
 import { loadRepo } from "./support/repo.js";
 import { ROOT } from "./support/scan.js";
@@ -70,20 +76,28 @@ async function stage(): Promise<Stage> {
   return { ...staged, etags };
 }
 
-/** The watchdog on free ports, forking the image's fprocess; resolves once /_/ready answers 200. */
-class Watchdog {
+/** The watchdog on free ports, forking the image's fprocess; resolves once the function is ready. */
+class Watchdog implements StartingWatchdog {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
-  output = "";
+  printed = "";
 
   constructor(
     readonly port: number,
     env: Record<string, string>,
   ) {
     this.child = spawn(fwatchdog as string, [], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout?.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
-    this.child.stderr?.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
+    this.child.stdout?.on("data", (chunk: Buffer) => (this.printed += chunk.toString()));
+    this.child.stderr?.on("data", (chunk: Buffer) => (this.printed += chunk.toString()));
     this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get ready(): boolean {
+    return this.printed.includes('"msg":"ready"');
   }
 
   static async start(stage: Stage, overrides: Record<string, string> = {}): Promise<Watchdog> {
@@ -97,16 +111,7 @@ class Watchdog {
       upstream_url: `http://127.0.0.1:${upstream}`,
       PORT: String(upstream),
     };
-    const watchdog = new Watchdog(port, { ...env, ...overrides });
-    let gone = false;
-    void watchdog.exited.then(() => (gone = true));
-    const ready = await waitFor(
-      () => gone || watchdog.output.includes('"msg":"ready"'),
-      (done) => done,
-      150_000,
-    );
-    if (gone || !ready) throw new Error(`the function did not become ready behind the watchdog:\n${watchdog.output}`);
-    return watchdog;
+    return startWatchdog(() => new Watchdog(port, { ...env, ...overrides }));
   }
 
   url(path: string): string {
@@ -122,18 +127,7 @@ class Watchdog {
   }
 
   async stop(): Promise<void> {
-    // A SIGKILLed watchdog cannot stop the function it forked: that is killed too, not orphaned.
-    const below = descendantsOf(this.child.pid as number);
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
-    for (const pid of below) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    await this.exited;
-    expect(await eventually(() => below.every(exited), 10_000)).toBe(true);
+    expect(await killWatchdog(this.child, this.exited), "the watchdog's processes are gone").toBe(true);
   }
 }
 
@@ -232,8 +226,8 @@ describe.skipIf(!data || !services || !fwatchdog)("the function behind the real 
 
   it("leaves no downloaded video in TMPDIR, and no secret in its logs", () => {
     expect(videoFolders(run.env.TMPDIR as string)).toEqual([]);
-    expect(watchdog.output).not.toContain(run.token);
-    expect(watchdog.output).not.toContain(process.env.S3_AWS_SECRET_ACCESS_KEY as string);
+    expect(watchdog.printed).not.toContain(run.token);
+    expect(watchdog.printed).not.toContain(process.env.S3_AWS_SECRET_ACCESS_KEY as string);
   });
 
   it("exits when the function's process dies: the pod restarts, and callers get no answer to retry", async () => {
@@ -241,7 +235,7 @@ describe.skipIf(!data || !services || !fwatchdog)("the function behind the real 
     expect(fn, "the watchdog forked the function").toBeDefined();
     process.kill(fn as number, "SIGKILL");
     await within(watchdog.exited, 15_000, "the watchdog's exit after its function died");
-    expect(watchdog.output).toContain("Forked function has terminated");
+    expect(watchdog.printed).toContain("Forked function has terminated");
     const invoker = invokerFor(watchdog, run, 5_000);
     // The function is absent: a network error, retried by the trigger, not a failed video.
     const outcome = await invoker.invoke({

@@ -1,8 +1,12 @@
 // The real OpenFaaS binaries (of-watchdog, faas-cli), built from source in ../shared/tools/openfaas.
 // Nothing of them is copied into the repository. Without them the tests that run them are skipped
 // with one notice, except under CI, where their absence is a failure.
+import type { ChildProcess } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { portIsFree } from "../../lib/net.js";
+import { descendantsOf, exited } from "../../lib/process.js";
+import { waitFor } from "./wait.js";
 
 export const OPENFAAS_TOOLS_ENV = "OPENFAAS_TOOLS_DIR";
 
@@ -44,4 +48,50 @@ export function openfaasToolVersion(name: Tool): string | undefined {
     .find((cell) => /^\d+\.\d+\.\d+$/.test(cell));
   if (!version) throw new Error(`no version for ${name} in ${join(toolsDir(), "README.md")}`);
   return version;
+}
+
+/** A watchdog just spawned: whether it still runs, whether the function behind it said "ready", what it printed. */
+export interface StartingWatchdog {
+  readonly running: boolean;
+  readonly ready: boolean;
+  readonly printed: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns a watchdog (`spawnOne`) and waits until the function behind it is ready. The metrics port
+ * is fixed, one watchdog per machine: another test file's watchdog there is waited out, not fought.
+ */
+export async function startWatchdog<W extends StartingWatchdog>(spawnOne: () => W, ms = 150_000): Promise<W> {
+  const deadline = Date.now() + ms;
+  const left = () => Math.max(0, deadline - Date.now());
+  for (;;) {
+    // All interfaces, as the watchdog binds it.
+    await portIsFree(WATCHDOG_METRICS_PORT, "0.0.0.0", left());
+    const watchdog = spawnOne();
+    await waitFor(() => !watchdog.running || watchdog.ready, Boolean, left());
+    if (watchdog.running && watchdog.ready) return watchdog;
+    await watchdog.stop();
+    const taken = watchdog.printed.includes(`:${WATCHDOG_METRICS_PORT}: bind: address already in use`);
+    if (!taken || left() === 0)
+      throw new Error(`the function did not become ready behind the watchdog:\n${watchdog.printed}`);
+  }
+}
+
+/**
+ * The watchdog and everything under it kill -9'd; true once all are gone. A SIGKILLed watchdog
+ * cannot stop the function it forked: that is killed too, not orphaned.
+ */
+export async function killWatchdog(child: ChildProcess, exit: Promise<unknown>): Promise<boolean> {
+  const below = descendantsOf(child.pid as number);
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const pid of below) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  await exit;
+  return waitFor(() => below.every(exited), Boolean, 10_000);
 }

@@ -6,12 +6,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, portIsFree } from "../../../lib/net.js";
+import { freePort } from "../../../lib/net.js";
 import { descendantsOf, exited } from "../../../lib/process.js";
 import { ensureBuilt } from "../../deploy/support/bundle.js";
 import { ROOT } from "../../deploy/support/scan.js";
 import { type FunctionStage, stageFunction } from "../../support/function-stage.js";
-import { openfaasTool, WATCHDOG_METRICS_PORT } from "../../support/openfaas.js";
+import { killWatchdog, openfaasTool, type StartingWatchdog, startWatchdog } from "../../support/openfaas.js";
 import { waitFor } from "../../support/wait.js";
 
 export type LogLine = Record<string, unknown> & { msg?: string };
@@ -31,7 +31,7 @@ export async function stageChaos(data: string, overrides: Record<string, string>
 }
 
 /** One start of the watchdog and the function it forks. */
-export class Incarnation {
+export class Incarnation implements StartingWatchdog {
   readonly output: string[] = [];
   /** The function's JSON log lines (the watchdog prefixes each with a date and the stream). */
   readonly lines: LogLine[] = [];
@@ -70,6 +70,19 @@ export class Incarnation {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  get ready(): boolean {
+    return this.lines.some((l) => l.msg === "ready");
+  }
+
+  get printed(): string {
+    return this.output.join("\n");
+  }
+
+  async stop(): Promise<void> {
+    this.killed = true;
+    await killWatchdog(this.child, this.exited);
+  }
+
   /** The process the watchdog forked (the function), if it is still there. */
   functionPid(): number | undefined {
     return descendantsOf(this.child.pid as number)[0];
@@ -103,36 +116,20 @@ export class WatchdogGateway {
     return this.incarnations.at(-1);
   }
 
-  /**
-   * Starts the watchdog and waits until the function logs "ready". The watchdog's metrics port is
-   * fixed (one per machine): another test's watchdog there is waited for, not fought.
-   */
+  /** Starts the watchdog and waits until the function logs "ready". */
   async start(): Promise<Incarnation> {
-    const deadline = Date.now() + 150_000;
-    for (;;) {
-      // All interfaces, as the watchdog binds it.
-      await portIsFree(WATCHDOG_METRICS_PORT, "0.0.0.0", 60_000);
-      const env = {
-        ...this.stage.env,
-        port: String(this.port),
-        upstream_url: `http://127.0.0.1:${this.upstreamPort}`,
-        PORT: String(this.upstreamPort),
-      };
+    const env = {
+      ...this.stage.env,
+      port: String(this.port),
+      upstream_url: `http://127.0.0.1:${this.upstreamPort}`,
+      PORT: String(this.upstreamPort),
+    };
+    return startWatchdog(() => {
       const child = spawn(this.fwatchdog, [], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
       const run = new Incarnation(this.incarnations.length + 1, child);
       this.incarnations.push(run);
-      await waitFor(
-        () => !run.running || run.lines.some((l) => l.msg === "ready"),
-        Boolean,
-        Math.max(0, deadline - Date.now()),
-      );
-      if (run.running && run.lines.some((l) => l.msg === "ready")) return run;
-      await this.down();
-      const text = run.output.join("\n");
-      if (!text.includes(`:${WATCHDOG_METRICS_PORT}: bind: address already in use`) || Date.now() > deadline) {
-        throw new Error(`the function did not become ready behind the watchdog:\n${text}`);
-      }
-    }
+      return run;
+    });
   }
 
   /**
@@ -156,19 +153,6 @@ export class WatchdogGateway {
 
   /** The gateway gone at once: the watchdog and everything under it kill -9'd (ours, by pid). */
   async down(): Promise<void> {
-    const run = this.current;
-    if (!run) return;
-    run.killed = true;
-    const below = descendantsOf(run.child.pid as number);
-    if (run.running) run.child.kill("SIGKILL");
-    for (const pid of below) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    await run.exited;
-    await waitFor(() => below.every(exited), Boolean, 10_000);
+    await this.current?.stop();
   }
 }
