@@ -104,8 +104,11 @@ async function proposeInWholeFrame(
   const [height, width] = input.shape;
   if (Math.max(width, height) > search.wholeFrameInput)
     proposals.push(...(await passes.locate(input, search.wholeFrameInput)));
-  for (const scale of new Set([search.tileScale, search.smallestFacesTileScale])) {
-    const side = Math.min(Math.round(TILE_INPUT / scale), width, height);
+  // By side, not by scale: in a frame smaller than both tiles' sides, the two tilings are one.
+  const sides = [search.tileScale, search.smallestFacesTileScale].map((scale) =>
+    Math.min(Math.round(TILE_INPUT / scale), width, height),
+  );
+  for (const side of new Set(sides)) {
     for (const tile of tiles(width, height, side, Math.round(side / 4))) {
       const factor = tile.width / TILE_INPUT;
       const boxes = await withTensor(region(tile, [TILE_INPUT, TILE_INPUT]), (t) => passes.locate(t, TILE_INPUT));

@@ -3,7 +3,12 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type FaceEngine, loadFaceEngine } from "../../../../functions/face-recognition/pipeline/faces.js";
-import { SearchScope, SMALL_FACE_SEARCH } from "../../../../functions/face-recognition/pipeline/small-faces.js";
+import {
+  type Passes,
+  SearchScope,
+  SMALL_FACE_SEARCH,
+  searchSmallFaces,
+} from "../../../../functions/face-recognition/pipeline/small-faces.js";
 import type { SpeedupSetting } from "../../../../functions/face-recognition/pipeline/engine/speedups.js";
 import { detects } from "../../../../scripts/eval/scene-score.js";
 import { composeFrame, readPhoto } from "../../../../scripts/eval/scene-video.js";
@@ -30,6 +35,38 @@ describe("SearchScope", () => {
     scope.saw([]);
     // Nothing seen lately: no search at all until the next whole frame.
     expect(scope.next()).toEqual([]);
+  });
+});
+
+describe("the search's tilings", () => {
+  // Stand-ins for the tensors: only shapes and the detector's calls matter here.
+  const tensor = (shape: number[]) => ({ shape, dispose: () => undefined });
+  const searched = async (width: number, height: number) => {
+    const regions: number[][] = [];
+    const passes = {
+      tf: {
+        tidy: <T>(make: () => T) => make(),
+        slice: (_input: unknown, begin: number[], size: number[]) => tensor([...begin, ...size]),
+        image: { resizeBilinear: (t: { shape: number[] }) => (regions.push(t.shape), t) },
+      },
+      analyse: async () => [],
+      locate: async () => [],
+      tinyOptions: () => ({}),
+    } as unknown as Passes;
+    const input = tensor([height, width, 3]) as unknown as Parameters<typeof searchSmallFaces>[1];
+    await searchSmallFaces(passes, input, [], { ...SMALL_FACE_SEARCH, tileScale: 1.5 });
+    return regions;
+  };
+
+  it("searches a frame smaller than both tiles once, not once per tiling", async () => {
+    expect(await searched(64, 64)).toEqual([[0, 0, 0, 64, 64, 3]]);
+  });
+
+  it("tiles a 1080p frame twice, at both scales, each tile once", async () => {
+    const regions = await searched(1920, 1080);
+    const sides = new Set(regions.map((r) => r[3]));
+    expect(sides).toEqual(new Set([277, 208]));
+    expect(new Set(regions.map((r) => r.join())).size).toBe(regions.length);
   });
 });
 
