@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -37,7 +37,15 @@ describe("saveGallery / loadGallery", () => {
       "people[1].descriptors[0][3]: expected a finite number, got number Infinity",
     );
     expect(await readFile(path, "utf8")).toBe(before);
-    expect(await readdir(dir)).not.toContainEqual(expect.stringMatching(/\.tmp$/));
+  });
+
+  it("leaves no temp file behind when the write fails after it began", async () => {
+    const folder = join(dir, "fails");
+    // A folder holding a file where the gallery should go: the temp file is written, the rename fails.
+    const path = join(folder, "gallery.json");
+    await mkdir(join(path, "occupied"), { recursive: true });
+    await expect(saveGallery(path, sample())).rejects.toThrow(/EISDIR|ENOTEMPTY|EEXIST/);
+    expect(await readdir(folder)).toEqual(["gallery.json"]);
   });
 
   it("names the file when loading a broken gallery", async () => {
