@@ -5,7 +5,7 @@ import type { RecognitionSettings, StudentSettings } from "./config.js";
 import { type Gallery, toMatchIndex } from "./gallery/format.js";
 import type { Analyzer } from "./pipeline/analyze.js";
 import { type FaceEngine, loadFaceEngine } from "./pipeline/faces.js";
-import { type FrameOptions, prepareFfmpeg, useDecoder, useFfmpeg } from "./pipeline/decode/decoder.js";
+import { type FrameOptions, prepareDecoding } from "./pipeline/decode/decoder.js";
 import { defaultRules, type MatchRules } from "./pipeline/match.js";
 import { SMALL_FACE_SEARCH } from "./pipeline/small-faces.js";
 import {
@@ -16,11 +16,9 @@ import {
 } from "./pipeline/students.js";
 
 export async function startEngine(settings: RecognitionSettings): Promise<FaceEngine> {
-  useFfmpeg(settings.ffmpegPath);
-  useDecoder(settings.decoder);
-  // The ffmpeg host is forked first, while this process is small: after a fork, every page the
-  // parent writes costs a copy-on-write fault, and the models are hundreds of MB of pages.
-  prepareFfmpeg();
+  // Before the engine: the ffmpeg host is forked while this process is small (after a fork, every
+  // page the parent writes costs a copy-on-write fault, and the models are hundreds of MB of pages).
+  prepareDecoding(settings.ffmpegPath, settings.decoder);
   return loadEngine(settings);
 }
 

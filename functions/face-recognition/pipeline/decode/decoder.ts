@@ -8,7 +8,7 @@ import { PassThrough } from "node:stream";
 import { VideoError } from "../errors.js";
 import { fastThenProbed, fastWayApplies } from "./fallback.js";
 import { inputOptions, outputOptions } from "./ffmpeg-args.js";
-import { checkFfmpeg, currentFfmpeg } from "./ffmpeg-binary.js";
+import { checkFfmpeg, currentFfmpeg, useFfmpeg } from "./ffmpeg-binary.js";
 import { startFfmpegHost } from "./host/ffmpeg-remote.js";
 import { readFramesThroughHost, startDecoderAhead as startSpare } from "./host/spare.js";
 import { type DecoderKind, type Frame, type FrameOptions, type ReadingOptions, sampleTimeMs } from "./options.js";
@@ -16,7 +16,6 @@ import { PpmReader } from "./ppm.js";
 import { type CodecData, checkInput, FfmpegStderr, TRUNCATED } from "./refusals.js";
 
 export type { Frame, FrameOptions, ReadingOptions } from "./options.js";
-export { useFfmpeg } from "./ffmpeg-binary.js";
 export { stopDecodersAhead } from "./host/spare.js";
 
 export { DECODERS, type DecoderKind } from "./options.js";
@@ -127,10 +126,15 @@ async function* decode(file: string, options: FrameOptions, probe: boolean, { on
   }
 }
 
-/** At start: refuses a missing ffmpeg by name; the host path forks its host while this process is small. */
-export function prepareFfmpeg(): void {
+/**
+ * Settles how this process decodes, in one call: the ffmpeg binary and the decoder, checked now
+ * (a missing ffmpeg stops the start, naming it); the host path forks its ffmpeg host here.
+ */
+export function prepareDecoding(ffmpegPath: string | undefined, kind: DecoderKind): void {
+  useFfmpeg(ffmpegPath);
+  useDecoder(kind);
   checkFfmpeg();
-  if (decoder === "host") startFfmpegHost();
+  if (kind === "host") startFfmpegHost();
 }
 
 /**

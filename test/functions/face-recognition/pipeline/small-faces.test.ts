@@ -47,7 +47,12 @@ describe("the search's tilings", () => {
       tf: {
         tidy: <T>(make: () => T) => make(),
         slice: (_input: unknown, begin: number[], size: number[]) => tensor([...begin, ...size]),
-        image: { resizeBilinear: (t: { shape: number[] }) => (regions.push(t.shape), t) },
+        image: {
+          resizeBilinear: (t: { shape: number[] }) => {
+            regions.push(t.shape);
+            return t;
+          },
+        },
       },
       analyse: async () => [],
       locate: async () => [],

@@ -1,10 +1,11 @@
-// The start-time check of ffmpeg (prepareFfmpeg): a missing or unusable ffmpeg stops the start with
+// The start-time check of ffmpeg (prepareDecoding): a missing or unusable ffmpeg stops the start with
 // a message that names it, rather than failing every video later.
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { prepareFfmpeg, useFfmpeg } from "../../../../../functions/face-recognition/pipeline/decode/decoder.js";
+import { prepareDecoding } from "../../../../../functions/face-recognition/pipeline/decode/decoder.js";
+import { useFfmpeg } from "../../../../../functions/face-recognition/pipeline/decode/ffmpeg-binary.js";
 
 describe("checking ffmpeg at start", () => {
   let dir: string;
@@ -20,13 +21,11 @@ describe("checking ffmpeg at start", () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it("accepts the ffmpeg on PATH", () => {
-    useFfmpeg("ffmpeg");
-    expect(() => prepareFfmpeg()).not.toThrow();
+    expect(() => prepareDecoding("ffmpeg", "simple")).not.toThrow();
   });
 
   it("refuses an FFMPEG_PATH where there is no file, naming it", () => {
-    useFfmpeg(join(dir, "no-such-ffmpeg"));
-    expect(() => prepareFfmpeg()).toThrow(
+    expect(() => prepareDecoding(join(dir, "no-such-ffmpeg"), "simple")).toThrow(
       /ffmpeg not found: ".*no-such-ffmpeg" is not an executable file \(set FFMPEG_PATH/,
     );
   });
@@ -35,13 +34,11 @@ describe("checking ffmpeg at start", () => {
     const file = join(dir, "ffmpeg-not-executable");
     await writeFile(file, "#!/bin/sh\n");
     await chmod(file, 0o644);
-    useFfmpeg(file);
-    expect(() => prepareFfmpeg()).toThrow(/is not an executable file/);
+    expect(() => prepareDecoding(file, "simple")).toThrow(/is not an executable file/);
   });
 
   it("looks a bare name up on PATH, as starting it would", () => {
     process.env.PATH = dir;
-    useFfmpeg("ffmpeg");
-    expect(() => prepareFfmpeg()).toThrow(/"ffmpeg" is not an executable file on PATH/);
+    expect(() => prepareDecoding("ffmpeg", "simple")).toThrow(/"ffmpeg" is not an executable file on PATH/);
   });
 });
