@@ -5,7 +5,9 @@ import { readdir } from "node:fs/promises";
 import { extname, join, relative } from "node:path";
 import { addPerson, emptyGallery } from "./gallery/enrollment.js";
 import type { Gallery } from "./gallery/format.js";
-import type { DetectedFace, FaceEngine } from "./pipeline/faces.js";
+import { iou, scaleBox } from "./pipeline/engine/boxes.js";
+import { padImage, shrink } from "./pipeline/engine/images.js";
+import type { DetectedFace, FaceEngine, RgbImage } from "./pipeline/faces.js";
 import { readFrames } from "./pipeline/decode/decoder.js";
 
 export const ENROLLED_MODEL = "face-api-facerecognitionnet" as const;
@@ -28,15 +30,43 @@ export type Progress = (done: number, total: number, file: string) => void;
  * The faces in a photo. Detectors miss faces in tight crops (the face fills the picture), so a
  * photo without a face is tried again centred on a larger grey canvas.
  */
-async function facesInPhoto(engine: FaceEngine, file: string, maxWidth = 640): Promise<DetectedFace[]> {
+async function facesInPhoto(
+  engine: FaceEngine,
+  file: string,
+  maxWidth = 640,
+): Promise<{ faces: DetectedFace[]; frame?: RgbImage }> {
   for (const padFactor of [1, 2, 3]) {
     for await (const frame of readFrames(file, { fps: 0, maxWidth, maxSeconds: 1, maxPixels: 64_000_000, padFactor })) {
       const faces = await engine.detect(frame);
-      if (faces.length > 0) return faces;
+      if (faces.length > 0) return { faces, frame };
       break;
     }
   }
-  return [];
+  return { faces: [] };
+}
+
+/**
+ * Face widths at which an enrolled face is described again as the small-face search sees a face
+ * that small: a small face's descriptor is blurred, and lies nearer blurred copies of the same
+ * person than their sharp photos. Chosen with npm run eval (24 px copies lost more than they won).
+ */
+export const SMALL_COPY_WIDTHS = [32, 48] as const;
+
+/** Descriptors of `face` shrunk to each of SMALL_COPY_WIDTHS, found by the engine's small-face search. */
+async function smallCopies(engine: FaceEngine, frame: RgbImage, face: DetectedFace): Promise<Float32Array[]> {
+  if (!engine.smallFaces) return [];
+  const copies: Float32Array[] = [];
+  for (const width of SMALL_COPY_WIDTHS) {
+    const scale = width / face.box.width;
+    if (scale >= 1) continue;
+    // Room around the shrunk photo, as in a frame, for the search's crops.
+    const margin = 4 * width;
+    const image = padImage(shrink(frame, Math.max(1, Math.round(frame.width * scale))), margin);
+    const box = scaleBox(face.box, scale, margin, margin);
+    const copy = (await engine.detect(image, { near: [box] })).find((f) => iou(f.box, box) > 0.3);
+    if (copy) copies.push(copy.descriptor);
+  }
+  return copies;
 }
 
 export interface Photo {
@@ -75,18 +105,20 @@ export async function enrollPhotos(
   for (const [i, photo] of photos.entries()) {
     const file = label(photo.file);
     progress?.(i, photos.length, file);
-    let faces: DetectedFace[];
+    let found: Awaited<ReturnType<typeof facesInPhoto>>;
     try {
-      faces = await facesInPhoto(engine, photo.file);
+      found = await facesInPhoto(engine, photo.file);
     } catch (err) {
       skipped.push({ file, reason: `unreadable: ${(err as Error).message}` });
       continue;
     }
-    if (faces.length !== 1) {
+    const { faces, frame } = found;
+    if (faces.length !== 1 || !frame) {
       skipped.push({ file, reason: faces.length === 0 ? "no face found" : `${faces.length} faces found` });
       continue;
     }
-    gallery = addPerson(gallery, photo.name, [(faces[0] as DetectedFace).descriptor], [file]);
+    const face = faces[0] as DetectedFace;
+    gallery = addPerson(gallery, photo.name, [face.descriptor], [file], await smallCopies(engine, frame, face));
     counts.set(photo.name, (counts.get(photo.name) ?? 0) + 1);
   }
   progress?.(photos.length, photos.length, "");

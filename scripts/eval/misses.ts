@@ -101,7 +101,7 @@ async function main(): Promise<void> {
         }
         seen++;
         const verdict = judgeFace(index, hit, rules);
-        const distances = distancesByPerson(index, hit.descriptor);
+        const distances = distancesByPerson(index, hit);
         const own = person.name ? (distances[index.names.indexOf(person.name)] as number) : Number.NaN;
         const order = [...distances.keys()].sort((a, b) => (distances[a] as number) - (distances[b] as number));
         const [first, second] = order.map((p) => `${index.names[p]} ${(distances[p] as number).toFixed(3)}`);

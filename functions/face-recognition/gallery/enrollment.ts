@@ -2,6 +2,7 @@
 // imported file. Pure: each function returns a new gallery and leaves its input as it was.
 import {
   check,
+  descriptorSchema,
   descriptorsSchema,
   type FaceModel,
   type Gallery,
@@ -24,34 +25,47 @@ function descriptorKey(descriptor: ArrayLike<number>): string {
   return Buffer.from(Float64Array.from(descriptor).buffer).toString("latin1");
 }
 
-/** Appends descriptors and sources, skipping exact duplicates so adding the same photo twice is harmless. */
-function extendPerson(person: GalleryPerson, descriptors: number[][], sources: readonly string[]): GalleryPerson {
-  const merged = [...person.descriptors];
+/** `extra` appended to `rows`, skipping exact duplicates. */
+function appendNew(rows: readonly number[][], extra: readonly number[][]): number[][] {
+  const merged = [...rows];
   const seen = new Set(merged.map(descriptorKey));
-  for (const d of descriptors) {
+  for (const d of extra) {
     const key = descriptorKey(d);
     if (!seen.has(key)) {
       seen.add(key);
       merged.push(d);
     }
   }
+  return merged;
+}
+
+/** Appends descriptors and sources, skipping exact duplicates so adding the same photo twice is harmless. */
+function extendPerson(
+  person: GalleryPerson,
+  descriptors: number[][],
+  sources: readonly string[],
+  smallFaceDescriptors: number[][],
+): GalleryPerson {
   const allSources = [...(person.sources ?? [])];
   for (const s of sources) if (!allSources.includes(s)) allSources.push(s);
-  const next: GalleryPerson = { name: person.name, descriptors: merged };
+  const next: GalleryPerson = { name: person.name, descriptors: appendNew(person.descriptors, descriptors) };
+  const small = appendNew(person.smallFaceDescriptors ?? [], smallFaceDescriptors);
+  if (small.length > 0) next.smallFaceDescriptors = small;
   if (allSources.length > 0) next.sources = allSources;
   return next;
 }
 
 /**
  * Adds descriptors (face-api gives Float32Array) to the person called `name`, who is created
- * when not in the gallery yet. `sources` are the files they came from. Throws a GalleryError on a
- * bad name, descriptor or source.
+ * when not in the gallery yet. `sources` are the files they came from; `smallFaceDescriptors`, the
+ * same faces shrunk (enroll.ts). Throws a GalleryError on a bad name, descriptor or source.
  */
 export function addPerson(
   gallery: Gallery,
   name: string,
   descriptors: readonly ArrayLike<number>[],
   sources: readonly string[] = [],
+  smallFaceDescriptors: readonly ArrayLike<number>[] = [],
 ): Gallery {
   check(personNameSchema, name, "name");
   const rows = check(
@@ -59,11 +73,14 @@ export function addPerson(
     descriptors.map((d) => Array.from(d)),
     `${name}: descriptors`,
   );
+  const smallRows = smallFaceDescriptors.map((d, i) =>
+    check(descriptorSchema, Array.from(d), `${name}: smallFaceDescriptors[${i}]`),
+  );
   check(sourcesSchema, sources, `${name}: sources`);
   const index = gallery.people.findIndex((p) => p.name === name);
   const existing = gallery.people[index] ?? { name, descriptors: [] };
   const people = gallery.people.slice();
-  people.splice(index < 0 ? people.length : index, index < 0 ? 0 : 1, extendPerson(existing, rows, sources));
+  people.splice(index < 0 ? people.length : index, index < 0 ? 0 : 1, extendPerson(existing, rows, sources, smallRows));
   return { ...gallery, people };
 }
 

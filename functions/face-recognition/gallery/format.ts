@@ -88,6 +88,8 @@ const personSchema = strictObject(
     name: personNameSchema,
     // Several descriptors (photos) per person: the distance to a person is to the nearest one.
     descriptors: descriptorsSchema,
+    // The same faces shrunk as the small-face search sees a small face: matched to small faces only.
+    smallFaceDescriptors: z.optional(z.array(descriptorSchema, { error: expected("an array of descriptors") })),
     // The files the descriptors came from: informational, not aligned with descriptors.
     sources: z.optional(sourcesSchema),
   },
@@ -177,20 +179,26 @@ export interface GalleryMatchIndex {
   labels: Int32Array;
   /** labels.length rows of DESCRIPTOR_LENGTH floats. */
   descriptors: Float32Array;
+  /** 1 for the rows from smallFaceDescriptors. */
+  small: Uint8Array;
 }
 
 /** Flattens the gallery into the matcher's compact form (float32 is plenty for distances). */
 export function toMatchIndex(gallery: Gallery): GalleryMatchIndex {
-  const rows = gallery.people.reduce((n, p) => n + p.descriptors.length, 0);
+  const rows = gallery.people.reduce((n, p) => n + p.descriptors.length + (p.smallFaceDescriptors?.length ?? 0), 0);
   const labels = new Int32Array(rows);
+  const small = new Uint8Array(rows);
   const descriptors = new Float32Array(rows * DESCRIPTOR_LENGTH);
   let row = 0;
   gallery.people.forEach((person, p) => {
-    for (const d of person.descriptors) {
+    const add = (d: number[], isSmall: boolean) => {
       labels[row] = p;
+      small[row] = isSmall ? 1 : 0;
       descriptors.set(d, row * DESCRIPTOR_LENGTH);
       row++;
-    }
+    };
+    for (const d of person.descriptors) add(d, false);
+    for (const d of person.smallFaceDescriptors ?? []) add(d, true);
   });
-  return { model: gallery.model, names: gallery.people.map((p) => p.name), labels, descriptors };
+  return { model: gallery.model, names: gallery.people.map((p) => p.name), labels, descriptors, small };
 }

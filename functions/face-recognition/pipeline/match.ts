@@ -10,6 +10,8 @@ export interface MatchIndex {
   labels: Int32Array;
   /** Rows of 128 floats. */
   descriptors: Float32Array;
+  /** 1 for rows described from a small copy of a face (enroll.ts), compared with small faces only. */
+  small?: Uint8Array;
 }
 
 export interface MatchRules {
@@ -32,11 +34,24 @@ export type FaceVerdict =
 
 const DIM = 128;
 
-/** Distance from a descriptor to the nearest descriptor of every person. */
-export function distancesByPerson(index: MatchIndex, descriptor: Float32Array): Float64Array {
+/**
+ * Faces narrower than this (shorter box side, px of the sampled frame) are small: blurred like the
+ * gallery's small copies (SMALL_COPY_WIDTHS), which a sharper face is never compared with.
+ */
+export const SMALL_FACE_PX = 64;
+
+export function isSmallFace(face: Pick<DetectedFace, "box">): boolean {
+  return Math.min(face.box.width, face.box.height) < SMALL_FACE_PX;
+}
+
+/** Distance from a face's descriptor to the nearest descriptor of every person (small copies for small faces). */
+export function distancesByPerson(index: MatchIndex, face: Pick<DetectedFace, "box" | "descriptor">): Float64Array {
+  const { descriptor } = face;
+  const withSmall = isSmallFace(face);
   const best = new Float64Array(index.names.length).fill(Number.POSITIVE_INFINITY);
   const rows = index.labels.length;
   for (let r = 0; r < rows; r++) {
+    if (!withSmall && index.small?.[r] === 1) continue;
     let sum = 0;
     const offset = r * DIM;
     for (let i = 0; i < DIM; i++) {
@@ -53,7 +68,7 @@ export function distancesByPerson(index: MatchIndex, descriptor: Float32Array): 
 export function judgeFace(index: MatchIndex, face: DetectedFace, rules: MatchRules): FaceVerdict {
   if (face.score < rules.minScore) return { kind: "ignored", why: "low-score" };
   if (Math.min(face.box.width, face.box.height) < rules.minFacePx) return { kind: "ignored", why: "too-small" };
-  const distances = distancesByPerson(index, face.descriptor);
+  const distances = distancesByPerson(index, face);
   let first = -1;
   let second = -1;
   for (let p = 0; p < distances.length; p++) {

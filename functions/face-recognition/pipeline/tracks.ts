@@ -91,7 +91,7 @@ export class Tracker {
   }
 
   private extend(track: Track, face: DetectedFace, frame: number): void {
-    const distances = distancesByPerson(this.index, face.descriptor);
+    const distances = distancesByPerson(this.index, face);
     for (let p = 0; p < distances.length; p++) {
       track.distanceSums[p] = (track.distanceSums[p] as number) + (distances[p] as number);
       track.nearest[p] = Math.min(track.nearest[p] as number, distances[p] as number);

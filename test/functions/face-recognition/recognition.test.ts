@@ -6,10 +6,11 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../../../lib/config.js";
 import { readRecognitionSettings } from "../../../functions/face-recognition/config.js";
-import { enrollPhotos } from "../../../functions/face-recognition/enroll.js";
+import { enrollPhotos, SMALL_COPY_WIDTHS } from "../../../functions/face-recognition/enroll.js";
 import { importGalleryFile } from "../../../functions/face-recognition/gallery-import/import.js";
-import type { Gallery } from "../../../functions/face-recognition/gallery/format.js";
+import { type Gallery, toMatchIndex } from "../../../functions/face-recognition/gallery/format.js";
 import { type Analyzer, analyzeVideo } from "../../../functions/face-recognition/pipeline/analyze.js";
+import { euclidean } from "../../../functions/face-recognition/pipeline/match.js";
 import { toCsv } from "../../../functions/face-recognition/pipeline/report.js";
 import { FileStudentDirectory } from "../../../functions/face-recognition/pipeline/students.js";
 import { makeAnalyzer, startEngine } from "../../../functions/face-recognition/runtime.js";
@@ -91,11 +92,18 @@ describe.skipIf(!data)("a gallery enrolled from people/, on videos made from the
   const dir = data as string;
   const found = new Map<string, { video: LabeledVideo; names: string[] }>();
   let skipped: string[] = [];
+  let photos = 0;
+  let gallery: Gallery;
+  let heldOut: Gallery;
 
   beforeAll(async () => {
     const engine = await startEngine(settings);
     const split = await splitPeople(dir);
     const enrolled = await enrollPhotos(engine, split.enroll);
+    photos = split.enroll.length;
+    gallery = enrolled.gallery;
+    // The held-out photos' own small copies stand for small faces of people the gallery knows.
+    heldOut = (await enrollPhotos(engine, split.heldOut)).gallery;
     skipped = enrolled.skipped.map((s) => s.file);
     const students = await FileStudentDirectory.load(join(dir, "cse546", "student_data.json"));
     const analyzer = makeAnalyzer(settings, engine, enrolled.gallery, students);
@@ -109,6 +117,37 @@ describe.skipIf(!data)("a gallery enrolled from people/, on videos made from the
 
   it("enrolls every photo of the 12 people, tight crops included", () => {
     expect(skipped).toEqual([]);
+  });
+
+  it("enrolls each photo also shrunk to 32 and 48 px, as the small-face search finds such faces", () => {
+    const copies = gallery.people.reduce((n, p) => n + (p.smallFaceDescriptors?.length ?? 0), 0);
+    expect(copies).toBeGreaterThanOrEqual(Math.floor(0.9 * SMALL_COPY_WIDTHS.length * photos));
+    expect(copies).toBeLessThanOrEqual(SMALL_COPY_WIDTHS.length * photos);
+  });
+
+  it("puts a known face 32 px wide nearer the person's small copies than their photos", () => {
+    const index = toMatchIndex(gallery);
+    const nearest = (name: string, small: boolean, probe: Float32Array) =>
+      Math.min(
+        ...[...index.labels.keys()]
+          .filter((r) => index.names[index.labels[r] as number] === name && index.small[r] === (small ? 1 : 0))
+          .map((r) => euclidean(index.descriptors.subarray(r * 128, (r + 1) * 128), probe)),
+      );
+    const pairs = heldOut.people.flatMap((p) => {
+      const probe = p.smallFaceDescriptors?.[0];
+      return probe
+        ? [
+            {
+              photos: nearest(p.name, false, Float32Array.from(probe)),
+              copies: nearest(p.name, true, Float32Array.from(probe)),
+            },
+          ]
+        : [];
+    });
+    expect(pairs.length).toBeGreaterThanOrEqual(10);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(pairs.map((p) => p.copies))).toBeLessThan(mean(pairs.map((p) => p.photos)) - 0.02);
+    expect(pairs.filter((p) => p.copies < p.photos).length).toBeGreaterThanOrEqual(0.75 * pairs.length);
   });
 
   it("identifies nobody in videos of unknown people, a blank image or a cartoon", () => {

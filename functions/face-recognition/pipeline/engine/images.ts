@@ -49,3 +49,14 @@ export function shrink(image: RgbImage, width: number): RgbImage {
   const height = Math.max(1, Math.round((image.height * width) / image.width));
   return resample(image, { x: 0, y: 0, width: image.width, height: image.height }, width, height);
 }
+
+/** The image in the middle of a grey canvas `margin` pixels wider on every side. */
+export function padImage(image: RgbImage, margin: number): RgbImage {
+  const width = image.width + 2 * margin;
+  const height = image.height + 2 * margin;
+  const rgb = Buffer.alloc(width * height * 3, 128);
+  const row = image.width * 3;
+  for (let y = 0; y < image.height; y++)
+    image.rgb.copy(rgb, ((y + margin) * width + margin) * 3, y * row, (y + 1) * row);
+  return { width, height, rgb };
+}

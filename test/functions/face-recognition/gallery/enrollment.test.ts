@@ -30,6 +30,20 @@ describe("addPerson", () => {
     expect(base.people[1]?.descriptors).toEqual([d(3)]);
   });
 
+  it("keeps a photo's small-face copies apart from its descriptors, skipping exact repeats", () => {
+    const once = addPerson(base, "cy", [d(4)], ["cy.jpg"], [d(8), d(9)]);
+    expect(once.people[2]).toEqual({
+      name: "cy",
+      descriptors: [d(4)],
+      smallFaceDescriptors: [d(8), d(9)],
+      sources: ["cy.jpg"],
+    });
+    expect(addPerson(once, "cy", [d(4)], ["cy.jpg"], [d(9)])).toEqual(once);
+    expect(galleryError(() => addPerson(base, "cy", [d(4)], [], [d(8).slice(1)])).message).toBe(
+      "cy: smallFaceDescriptors[0]: expected 128 numbers, got 127",
+    );
+  });
+
   it("refuses a bad name, descriptor or source, naming it", () => {
     expect(galleryError(() => addPerson(base, "", [d(1)])).message).toBe("name: must not be empty");
     expect(galleryError(() => addPerson(base, "cy", [])).message).toBe(

@@ -35,7 +35,7 @@ describe("parseGallery", () => {
     [
       "person typo key",
       changed({ people: [ada, { name: "bob", descriptor: [d(3)] }] }),
-      'people[1]: unknown key "descriptor" (allowed: name, descriptors, sources)',
+      'people[1]: unknown key "descriptor" (allowed: name, descriptors, smallFaceDescriptors, sources)',
     ],
     [
       "short descriptor",
@@ -102,5 +102,23 @@ describe("toMatchIndex", () => {
     expect([...index.labels]).toEqual([0, 0, 1]);
     expect(index.descriptors).toHaveLength(3 * 128);
     expect(index.descriptors.subarray(2 * 128, 3 * 128)).toEqual(Float32Array.from(d(3)));
+    expect(index.small).toEqual(new Uint8Array(3));
+  });
+
+  it("adds each person's small-face copies as rows marked small", () => {
+    const gallery = sample();
+    gallery.people[0] = { name: "ada", descriptors: [d(1), d(2)], smallFaceDescriptors: [d(7)] };
+    const index = toMatchIndex(parseGallery(gallery));
+    expect([...index.labels]).toEqual([0, 0, 0, 1]);
+    expect([...(index.small ?? [])]).toEqual([0, 0, 1, 0]);
+    expect(index.descriptors.subarray(2 * 128, 3 * 128)).toEqual(Float32Array.from(d(7)));
+  });
+
+  it("names a bad small-face copy by its place", () => {
+    const gallery = sample();
+    gallery.people[1] = { name: "bob", descriptors: [d(3)], smallFaceDescriptors: [d(7).slice(1)] };
+    expect(galleryError(() => parseGallery(gallery)).message).toBe(
+      "people[1].smallFaceDescriptors[0]: expected 128 numbers, got 127",
+    );
   });
 });

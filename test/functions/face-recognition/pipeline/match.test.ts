@@ -6,6 +6,7 @@ import {
   type MatchIndex,
   type MatchRules,
   SightingTally,
+  SMALL_FACE_PX,
 } from "../../../../functions/face-recognition/pipeline/match.js";
 
 // Descriptors along separate axes: distance between unit vectors e_i and e_j is √2.
@@ -56,6 +57,19 @@ describe("judgeFace", () => {
   it("ignores faces the detector is unsure of, and faces too small to judge", () => {
     expect(judgeFace(index, face(unit(0), 0.3), rules)).toEqual({ kind: "ignored", why: "low-score" });
     expect(judgeFace(index, face(unit(0), 0.9, 20), rules)).toEqual({ kind: "ignored", why: "too-small" });
+  });
+
+  it("compares small faces with the gallery's small-face copies too, larger faces with its photos only", () => {
+    // amy's photo is far; her small copy (e5) is near the face.
+    const withCopy: MatchIndex = {
+      names: ["amy"],
+      labels: Int32Array.from([0, 0]),
+      descriptors: Float32Array.from([...unit(0), ...unit(5)]),
+      small: Uint8Array.from([0, 1]),
+    };
+    const loose = { ...rules, minFacePx: 24 };
+    expect(judgeFace(withCopy, face(near(5, 0.2), 0.9, SMALL_FACE_PX - 1), loose)).toMatchObject({ kind: "known" });
+    expect(judgeFace(withCopy, face(near(5, 0.2), 0.9, SMALL_FACE_PX), loose)).toMatchObject({ kind: "unknown" });
   });
 
   it("never names anyone from an empty gallery", () => {
