@@ -8,6 +8,7 @@ const recognition = [
   "test/functions/face-recognition/recognition.test.ts",
   "test/functions/face-recognition/cli.test.ts",
   "test/functions/face-recognition/pipeline/small-faces.test.ts",
+  "test/functions/face-recognition/pipeline/faces.test.ts",
 ];
 
 export default defineConfig({

@@ -23,6 +23,7 @@ export interface RecognitionSettings {
   /** Frames are scaled into frameWidth × frameMaxHeight: no side of a frame is unbounded. */
   frameMaxHeight: number;
   tinyInputSize: number;
+  tinySecondInputSize: number;
   /** The full-frame pass sees frames scaled down to this width (0: as decoded). */
   detectWidth: number;
   /** Tiles of the small-face search cover the frame enlarged this many times (0: no search). */
@@ -92,6 +93,7 @@ export function readRecognitionSettings(read: SettingsReader): RecognitionSettin
     // A portrait phone video (1080×1920) fits the default box unchanged.
     frameMaxHeight: read.int("FRAME_MAX_HEIGHT", Math.min(2 * frameWidth, 4096), { min: 64, max: 4096 }),
     tinyInputSize: read.int("TINY_INPUT_SIZE", 416, { min: 128, max: 1024 }),
+    tinySecondInputSize: read.int("TINY_SECOND_INPUT_SIZE", 288, { min: 0, max: 1024 }),
     detectWidth: read.int("DETECT_WIDTH", 640, { min: 0, max: 4096 }),
     smallFaceScale: read.number("SMALL_FACE_SCALE", 1.5, { min: 0, max: 4 }),
     rules: Object.fromEntries(Object.entries(rules).filter(([, v]) => v !== undefined)) as Partial<MatchRules>,

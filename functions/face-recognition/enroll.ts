@@ -37,7 +37,7 @@ async function facesInPhoto(
 ): Promise<{ faces: DetectedFace[]; frame?: RgbImage }> {
   for (const padFactor of [1, 2, 3]) {
     for await (const frame of readFrames(file, { fps: 0, maxWidth, maxSeconds: 1, maxPixels: 64_000_000, padFactor })) {
-      const faces = await engine.detect(frame);
+      const faces = await engine.detect(frame, { retry: false });
       if (faces.length > 0) return { faces, frame };
       break;
     }
@@ -63,7 +63,7 @@ async function smallCopies(engine: FaceEngine, frame: RgbImage, face: DetectedFa
     const margin = 4 * width;
     const image = padImage(shrink(frame, Math.max(1, Math.round(frame.width * scale))), margin);
     const box = scaleBox(face.box, scale, margin, margin);
-    const copy = (await engine.detect(image, { near: [box] })).find((f) => iou(f.box, box) > 0.3);
+    const copy = (await engine.detect(image, { near: [box], retry: false })).find((f) => iou(f.box, box) > 0.3);
     if (copy) copies.push(copy.descriptor);
   }
   return copies;

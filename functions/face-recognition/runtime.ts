@@ -29,6 +29,7 @@ function loadEngine(settings: RecognitionSettings): Promise<FaceEngine> {
     // The detector keeps candidates a little below the match rule's score, which decides.
     minDetectionScore: Math.min(0.4, settings.rules.minScore ?? 0.4),
     tinyInputSize: settings.tinyInputSize,
+    tinySecondInputSize: settings.tinySecondInputSize,
     detectWidth: settings.detectWidth,
     smallFaces: settings.smallFaceScale > 0 ? { ...SMALL_FACE_SEARCH, tileScale: settings.smallFaceScale } : undefined,
     speedups: settings.speedups,

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     backend: settings.backend,
     minDetectionScore: 0.5,
     tinyInputSize: 416,
+    tinySecondInputSize: 0,
     detectWidth: 0,
     speedups: settings.speedups,
   };
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
     ...base,
     detector: "tiny",
     minDetectionScore: 0.4,
+    tinySecondInputSize: settings.tinySecondInputSize,
     detectWidth: settings.detectWidth,
     smallFaces: { ...SMALL_FACE_SEARCH, tileScale: settings.smallFaceScale },
   });

@@ -193,6 +193,7 @@ export async function composeScenes(
     backend: settings.backend,
     minDetectionScore: 0.5,
     tinyInputSize: 416,
+    tinySecondInputSize: 0,
     detectWidth: 0,
     speedups: settings.speedups,
   });

@@ -7,7 +7,7 @@ import { loadNets, type NetName, startFaceApi } from "./engine/face-api.js";
 import { shrink } from "./engine/images.js";
 import type { SpeedupDecision, SpeedupSetting } from "./engine/speedups.js";
 import type { BackendChoice, Box, DetectedFace, Detector, RgbImage } from "./engine/types.js";
-import { type SmallFaceSearch, searchSmallFaces, withTensor } from "./small-faces.js";
+import { SMALL_FACE_SEARCH, type SmallFaceSearch, searchSmallFaces, withTensor } from "./small-faces.js";
 
 export type { BackendChoice, Box, DetectedFace, Detector, RgbImage } from "./engine/types.js";
 
@@ -16,6 +16,8 @@ export interface DetectOptions {
   enough?(faces: DetectedFace[]): boolean;
   /** The small-face search only around these boxes (SearchScope), not in the whole frame. */
   near?: Box[];
+  /** false: a frame with no face is not looked at again at the second input size (enrollment pads instead). */
+  retry?: boolean;
 }
 
 /** The narrow interface the pipeline sees. */
@@ -38,6 +40,12 @@ export interface EngineOptions {
   minDetectionScore: number;
   /** Input size of the tiny detector (multiple of 32). */
   tinyInputSize: number;
+  /**
+   * A frame in which neither the full-frame pass nor the search finds a face: the full-frame pass
+   * again with the tiny detector at this input size (0: never), which finds some close-ups the
+   * first size misses.
+   */
+  tinySecondInputSize: number;
   /** The full-frame pass sees frames scaled down to this width (0: as they come). */
   detectWidth: number;
   /** The small-face search (small-faces.ts); undefined: off. */
@@ -76,6 +84,7 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
     options.detector === "ssd"
       ? new faceapi.SsdMobilenetv1Options({ minConfidence: options.minDetectionScore, maxResults: 50 })
       : tinyOptions(options.tinyInputSize);
+  const secondOptions = options.tinySecondInputSize > 0 ? tinyOptions(options.tinySecondInputSize) : undefined;
 
   const toTensor = (image: RgbImage) =>
     tf.tensor3d(
@@ -111,16 +120,24 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
       const small =
         options.detectWidth > 0 && image.width > options.detectWidth ? shrink(image, options.detectWidth) : image;
       const factor = image.width / small.width;
-      const faces = await withTensor(toTensor(small), async (input) =>
-        (await analyse(input)).map((f) => (factor === 1 ? f : { ...f, box: scaleBox(f.box, factor) })),
-      );
+      const fullFrame = (passOptions: object) =>
+        withTensor(toTensor(small), async (input) =>
+          (await analyse(input, passOptions)).map((f) => (factor === 1 ? f : { ...f, box: scaleBox(f.box, factor) })),
+        );
+      let faces = await fullFrame(detectorOptions);
       const search = options.smallFaces;
       const near = detectOptions?.near;
-      if (!search || near?.length === 0 || detectOptions?.enough?.(faces)) return faces;
-      return [
-        ...faces,
-        ...(await withTensor(toTensor(image), (input) => searchSmallFaces(passes, input, faces, search, near))),
-      ];
+      if (search && near?.length !== 0 && !detectOptions?.enough?.(faces)) {
+        const found = faces;
+        faces = [
+          ...found,
+          ...(await withTensor(toTensor(image), (input) => searchSmallFaces(passes, input, found, search, near))),
+        ];
+      }
+      if (faces.length > 0 || !secondOptions || detectOptions?.retry === false) return faces;
+      // Close-ups only: a smaller face is the search's, which looks for it on crops where it is larger.
+      const closeUp = SMALL_FACE_SEARCH.closeUpShare * Math.min(image.width, image.height);
+      return (await fullFrame(secondOptions)).filter((f) => f.box.width >= closeUp);
     },
     tensorCount: () => tf.memory().numTensors,
   };

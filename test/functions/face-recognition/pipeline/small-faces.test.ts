@@ -79,7 +79,14 @@ const data = requireData();
 
 describe.skipIf(!data)("the engine on a 1080p classroom-like frame", () => {
   const speedups = (process.env.FACE_SPEEDUPS ?? "auto") as SpeedupSetting;
-  const base = { detector: "tiny", backend: "wasm", minDetectionScore: 0.4, tinyInputSize: 416, speedups } as const;
+  const base = {
+    detector: "tiny",
+    backend: "wasm",
+    minDetectionScore: 0.4,
+    tinyInputSize: 416,
+    tinySecondInputSize: 0,
+    speedups,
+  } as const;
   let plain: FaceEngine;
   let searching: FaceEngine;
   let scene: Scene;
