@@ -49,3 +49,22 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
   if (port === undefined) throw new Error(`no free port on ${host}`);
   return port;
 }
+
+/**
+ * A distinct free port for each name, none in `avoid` (a range the caller keeps for something else,
+ * such as Ceph's OSD ports): one at a time, the kernel may hand a port just released out twice.
+ */
+export async function freePorts<Name extends string>(
+  names: readonly Name[],
+  avoid?: { min: number; max: number },
+  host = "127.0.0.1",
+): Promise<Record<Name, number>> {
+  const ports = new Set<number>();
+  for (let tries = 0; ports.size < names.length; tries++) {
+    if (tries >= 20 * names.length) throw new Error(`no ${names.length} distinct free ports on ${host}`);
+    const port = await freePort(host);
+    if (!avoid || port < avoid.min || port > avoid.max) ports.add(port);
+  }
+  const free = [...ports];
+  return Object.fromEntries(names.map((name, i) => [name, free[i]])) as Record<Name, number>;
+}

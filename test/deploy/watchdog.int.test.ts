@@ -10,7 +10,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../lib/net.js";
+import { freePorts } from "../../lib/net.js";
 import { createS3Client } from "../../lib/s3.js";
 import { GatewayInvoker } from "../../trigger/invoker.js";
 import { requireData } from "../support/data.js";
@@ -103,7 +103,7 @@ class Watchdog implements StartingWatchdog {
   static async start(stage: Stage, overrides: Record<string, string> = {}): Promise<Watchdog> {
     const words = (imageEnv.fprocess as string).split(" ");
     await ensureBuilt(words.find((w, i) => i > 0 && !w.startsWith("-")) as string);
-    const [port, upstream] = [await freePort(), await freePort()];
+    const { port, upstream } = await freePorts(["port", "upstream"]);
     // The image's upstream_url and the function's PORT are one address (checked below); both move here.
     const env = {
       ...stage.env,

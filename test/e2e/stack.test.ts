@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MARKER_ENV } from "../../lib/daemon.js";
-import { freePort } from "../../lib/net.js";
+import { freePorts } from "../../lib/net.js";
 import type { StackPorts } from "../../scripts/stack/config.js";
 import { stackDown, stackStatus, stackUp } from "../../scripts/stack/stack.js";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
@@ -26,18 +26,11 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function freePorts(): Promise<StackPorts> {
+async function stackPorts(): Promise<StackPorts> {
   const msBindMin = 40_000 + Math.floor(Math.random() * 50) * 100;
-  return {
-    rgw: await freePort(),
-    monV2: await freePort(),
-    monV1: await freePort(),
-    msBindMin,
-    msBindMax: msBindMin + 99,
-    dynamodb: await freePort(),
-    function: await freePort(),
-    trigger: await freePort(),
-  };
+  const msBindMax = msBindMin + 99;
+  const names = ["rgw", "monV2", "monV1", "dynamodb", "function", "trigger"] as const;
+  return { ...(await freePorts(names, { min: msBindMin, max: msBindMax })), msBindMin, msBindMax };
 }
 
 /** Every live process started for a stack in `dir` (Ceph's daemons carry `<dir>/ceph`). */
@@ -67,7 +60,7 @@ describe("stack (ceph + dynamodb)", () => {
     const options = {
       dir,
       services: ["ceph", "dynamodb"] as const,
-      ports: await freePorts(),
+      ports: await stackPorts(),
       studentsFile,
       env: {},
       log: quiet,
@@ -152,7 +145,7 @@ async function invokeWithFaasCli(env: Record<string, string | undefined>, cli: s
 describe.runIf(dataDir())("stack (all services; needs the shared data, the function and the trigger)", () => {
   it("brings up ceph, dynamodb, the function and the trigger, then takes them down", async () => {
     const dir = join(root, "full");
-    const up = await stackUp({ dir, ports: await freePorts(), env: { FACEREC_DATA_DIR: dataDir() }, log: quiet });
+    const up = await stackUp({ dir, ports: await stackPorts(), env: { FACEREC_DATA_DIR: dataDir() }, log: quiet });
     try {
       expect(up.components.map((c) => [c.name, c.state])).toEqual([
         ["ceph", "up"],

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCeph, stopCeph } from "../../ceph/local/cluster.js";
-import { freePort } from "../../lib/net.js";
+import { freePort, freePorts } from "../../lib/net.js";
 import { startDynalite, stopDynalite } from "../../scripts/stack/dynalite.js";
 import { isAlive } from "../../lib/process.js";
 
@@ -59,12 +59,11 @@ async function startTestCeph(dir: string) {
   for (let attempt = 1; ; attempt++) {
     // Our own ms bind range, away from Ceph's default 6800-7300 and the kernel's ephemeral ports.
     const msBindMin = 20_000 + Math.floor(Math.random() * 100) * 100;
+    const msBindMax = msBindMin + 99;
     const ports = {
-      monV2: await freePort(),
-      monV1: await freePort(),
-      rgw: await freePort(),
+      ...(await freePorts(["monV2", "monV1", "rgw"], { min: msBindMin, max: msBindMax })),
       msBindMin,
-      msBindMax: msBindMin + 99,
+      msBindMax,
     };
     try {
       return await startCeph({ dataDir: dir, ports, accessKey: S3_ACCESS_KEY, secretKey: S3_SECRET_KEY });

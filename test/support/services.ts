@@ -2,7 +2,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../../lib/s3.js";
-import { freePort } from "../../lib/net.js";
+import { freePorts } from "../../lib/net.js";
 import { within } from "./wait.js";
 
 /** An S3 client for the test run's Ceph RGW (global-setup.ts puts its settings in process.env). */
@@ -18,24 +18,21 @@ export function testS3Client(): S3Client {
 /** The settings for a private local stack in `dir` on free ports, beside any other stack. */
 export async function privateStackEnv(dir: string): Promise<Record<string, string | undefined>> {
   const msBindMin = 21_000 + Math.floor(Math.random() * 80) * 100;
-  // The kernel may hand out a port just released again: six distinct ones, none in the OSD's range.
-  const ports = new Set<number>();
-  while (ports.size < 6) {
-    const port = await freePort();
-    if (port < msBindMin || port > msBindMin + 99) ports.add(port);
-  }
-  const [rgw, mon, monV1, dynamodb, fn, trigger] = [...ports].map(String);
+  const ports = await freePorts(["rgw", "mon", "monV1", "dynamodb", "fn", "trigger"], {
+    min: msBindMin,
+    max: msBindMin + 99,
+  });
   return {
     ...process.env,
     STACK_DIR: dir,
-    STACK_RGW_PORT: rgw,
-    STACK_MON_PORT: mon,
-    STACK_MON_V1_PORT: monV1,
+    STACK_RGW_PORT: String(ports.rgw),
+    STACK_MON_PORT: String(ports.mon),
+    STACK_MON_V1_PORT: String(ports.monV1),
     STACK_MS_PORT_MIN: String(msBindMin),
     STACK_MS_PORT_MAX: String(msBindMin + 99),
-    STACK_DYNAMODB_PORT: dynamodb,
-    STACK_FUNCTION_PORT: fn,
-    STACK_TRIGGER_PORT: trigger,
+    STACK_DYNAMODB_PORT: String(ports.dynamodb),
+    STACK_FUNCTION_PORT: String(ports.fn),
+    STACK_TRIGGER_PORT: String(ports.trigger),
   };
 }
 

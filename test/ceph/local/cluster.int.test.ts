@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CephCluster, cephStatus, startCeph, stopCeph } from "../../../ceph/local/cluster.js";
 import { setupBucketNotification } from "../../../lib/bucket-notifications.js";
 import { isOurProcess } from "../../../lib/daemon.js";
-import { freePort } from "../../../lib/net.js";
+import { freePort, freePorts } from "../../../lib/net.js";
 import { createS3Client, putText } from "../../../lib/s3.js";
 import { eventually, within } from "../../support/wait.js";
 
@@ -30,13 +30,8 @@ function s3For(c: CephCluster) {
 
 beforeAll(async () => {
   const msBindMin = 30_000 + Math.floor(Math.random() * 20) * 100;
-  ports = {
-    monV2: await freePort(),
-    monV1: await freePort(),
-    rgw: await freePort(),
-    msBindMin,
-    msBindMax: msBindMin + 99,
-  };
+  const msBindMax = msBindMin + 99;
+  ports = { ...(await freePorts(["monV2", "monV1", "rgw"], { min: msBindMin, max: msBindMax })), msBindMin, msBindMax };
   cluster = await startCeph({ dataDir, ports, ...keys, buckets: ["videos", "results"] });
 });
 

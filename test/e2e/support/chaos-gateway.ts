@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "../../../lib/net.js";
+import { freePorts } from "../../../lib/net.js";
 import { descendantsOf, exited } from "../../../lib/process.js";
 import { ensureBuilt } from "../../deploy/support/bundle.js";
 import { ROOT } from "../../deploy/support/scan.js";
@@ -105,7 +105,8 @@ export class WatchdogGateway {
     if (!fwatchdog) throw new Error("fwatchdog not found (../shared/tools/openfaas)");
     const fprocess = stage.env.fprocess as string;
     await ensureBuilt(fprocess.split(" ").find((w, i) => i > 0 && !w.startsWith("-")) as string);
-    return new WatchdogGateway(stage, fwatchdog, await freePort(), await freePort());
+    const { port, upstream } = await freePorts(["port", "upstream"]);
+    return new WatchdogGateway(stage, fwatchdog, port, upstream);
   }
 
   get url(): string {
