@@ -66,6 +66,25 @@ export function descendantsOf(pid: number): number[] {
   return childrenOf(pid).flatMap((child) => [child, ...descendantsOf(child)]);
 }
 
+/** Sends `signal` to `pid`; false when it cannot (the process is gone). */
+export function signalQuietly(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    return process.kill(pid, signal);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGKILLs `pid` and every process below it, read first (once a parent dies its children are
+ * re-parented and no longer found below it); returns the pids below.
+ */
+export function killTree(pid: number): number[] {
+  const below = descendantsOf(pid);
+  for (const target of [pid, ...below]) signalQuietly(target, "SIGKILL");
+  return below;
+}
+
 /** A process's command line (arguments joined by spaces), or "" once it is gone. */
 export function commandLine(pid: number): string {
   return (procText(pid, "cmdline") ?? "").split("\0").join(" ").trim();

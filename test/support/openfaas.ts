@@ -5,7 +5,7 @@ import type { ChildProcess } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { portIsFree } from "../../lib/net.js";
-import { descendantsOf, exited } from "../../lib/process.js";
+import { exited, killTree } from "../../lib/process.js";
 import { waitFor } from "./wait.js";
 
 export const OPENFAAS_TOOLS_ENV = "OPENFAAS_TOOLS_DIR";
@@ -83,15 +83,7 @@ export async function startWatchdog<W extends StartingWatchdog>(spawnOne: () => 
  * cannot stop the function it forked: that is killed too, not orphaned.
  */
 export async function killWatchdog(child: ChildProcess, exit: Promise<unknown>): Promise<boolean> {
-  const below = descendantsOf(child.pid as number);
-  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  for (const pid of below) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  const below = child.exitCode === null && child.signalCode === null ? killTree(child.pid as number) : [];
   await exit;
   return waitFor(() => below.every(exited), Boolean, 10_000);
 }

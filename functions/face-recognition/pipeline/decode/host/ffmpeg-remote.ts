@@ -8,6 +8,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import type { CodecData } from "../refusals.js";
 import type { HostEvent, HostRequest } from "./ffmpeg-host.js";
+import { signalQuietly } from "../../../../../lib/process.js";
 import { tempDirPrefix } from "../../temp-dirs.js";
 
 export interface RunSpec {
@@ -68,7 +69,7 @@ class FfmpegHost {
       onExit();
       for (const [id, run] of this.runs) {
         // Its ffmpeg outlives it: no one else would stop it.
-        if (run.pid) killQuietly(run.pid);
+        if (run.pid) signalQuietly(run.pid, "SIGKILL");
         this.settle(id, new FfmpegHostError(reason));
       }
     };
@@ -102,7 +103,7 @@ class FfmpegHost {
       kill: () => this.send({ op: "kill", id }),
       signal: (name) => {
         const pid = this.runs.get(id)?.pid;
-        return pid !== undefined && killQuietly(pid, name);
+        return pid !== undefined && signalQuietly(pid, name);
       },
       keepProcessAlive: (keep) => {
         run.keepAlive = keep;
@@ -165,14 +166,6 @@ function hostEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(
     keep.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]]])),
   );
-}
-
-function killQuietly(pid: number, signal: NodeJS.Signals = "SIGKILL"): boolean {
-  try {
-    return process.kill(pid, signal);
-  } catch {
-    return false;
-  }
 }
 
 let host: FfmpegHost | undefined;
