@@ -43,8 +43,8 @@ const BENCH_STACK_ENV = {
   STACK_FUNCTION_PORT: "18080",
   STACK_TRIGGER_PORT: "18090",
 };
-// The cold start's median is of 5: a VM's speed drifts between runs.
-const COLD_STARTS = 5;
+// The cold start's median is of 9: a VM's speed drifts between runs.
+const COLD_STARTS = 9;
 const json = process.argv.includes("--json");
 /** The stack's function runs the workload in this mode (`--workload-mode all` for the other). */
 const workloadMode = process.argv.includes("--workload-mode")
