@@ -3,37 +3,26 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { padImage } from "../../../../functions/face-recognition/pipeline/engine/images.js";
-import type { SpeedupSetting } from "../../../../functions/face-recognition/pipeline/engine/speedups.js";
 import {
   type FaceEngine,
   loadFaceEngine,
   type RgbImage,
 } from "../../../../functions/face-recognition/pipeline/faces.js";
-import { SMALL_FACE_SEARCH } from "../../../../functions/face-recognition/pipeline/small-faces.js";
 import { readPhoto } from "../../../../scripts/eval/scene-video.js";
 import { requireData } from "../../../support/data.js";
+import { testEngineOptions } from "../../../support/engine.js";
 
 const data = requireData();
 
 describe.skipIf(!data)("a frame in which the engine finds no face", () => {
-  const speedups = (process.env.FACE_SPEEDUPS ?? "auto") as SpeedupSetting;
-  const base = {
-    detector: "tiny",
-    backend: "wasm",
-    minDetectionScore: 0.4,
-    tinyInputSize: 416,
-    detectWidth: 640,
-    smallFaces: { ...SMALL_FACE_SEARCH, tileScale: 1.5 },
-    speedups,
-  } as const;
   let once: FaceEngine;
   let twice: FaceEngine;
   // stuart's held-out photo (a shadowed three-quarter view) on a grey frame: the 416 pass misses it.
   let frame: RgbImage;
 
   beforeAll(async () => {
-    once = await loadFaceEngine({ ...base, tinySecondInputSize: 0 });
-    twice = await loadFaceEngine({ ...base, tinySecondInputSize: 288 });
+    once = await loadFaceEngine(testEngineOptions());
+    twice = await loadFaceEngine(testEngineOptions({ tinySecondInputSize: 288 }));
     frame = padImage(await readPhoto(join(data as string, "people", "stuart", "5.png")), 150);
   });
 

@@ -9,11 +9,11 @@ import {
   SMALL_FACE_SEARCH,
   searchSmallFaces,
 } from "../../../../functions/face-recognition/pipeline/small-faces.js";
-import type { SpeedupSetting } from "../../../../functions/face-recognition/pipeline/engine/speedups.js";
 import { detects } from "../../../../scripts/eval/scene-score.js";
 import { composeFrame, readPhoto } from "../../../../scripts/eval/scene-video.js";
 import { facesAt, type Scene, type SourcePhoto } from "../../../../scripts/eval/scenes.js";
 import { requireData } from "../../../support/data.js";
+import { testEngineOptions } from "../../../support/engine.js";
 
 describe("SearchScope", () => {
   const face = (x: number) => ({
@@ -78,26 +78,13 @@ describe("the search's tilings", () => {
 const data = requireData();
 
 describe.skipIf(!data)("the engine on a 1080p classroom-like frame", () => {
-  const speedups = (process.env.FACE_SPEEDUPS ?? "auto") as SpeedupSetting;
-  const base = {
-    detector: "tiny",
-    backend: "wasm",
-    minDetectionScore: 0.4,
-    tinyInputSize: 416,
-    tinySecondInputSize: 0,
-    speedups,
-  } as const;
   let plain: FaceEngine;
   let searching: FaceEngine;
   let scene: Scene;
 
   beforeAll(async () => {
-    plain = await loadFaceEngine({ ...base, detectWidth: 640 });
-    searching = await loadFaceEngine({
-      ...base,
-      detectWidth: 640,
-      smallFaces: { ...SMALL_FACE_SEARCH, tileScale: 1.5 },
-    });
+    plain = await loadFaceEngine(testEngineOptions({ smallFaces: undefined }));
+    searching = await loadFaceEngine(testEngineOptions());
     const photo = async (name: string): Promise<SourcePhoto> => ({
       name,
       file: name,
