@@ -136,7 +136,7 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
       }
       if (faces.length > 0 || !secondOptions || detectOptions?.retry === false) return faces;
       // Close-ups only: a smaller face is the search's, which looks for it on crops where it is larger.
-      const closeUp = SMALL_FACE_SEARCH.closeUpShare * Math.min(image.width, image.height);
+      const closeUp = (search ?? SMALL_FACE_SEARCH).closeUpShare * Math.min(image.width, image.height);
       return (await fullFrame(secondOptions)).filter((f) => f.box.width >= closeUp);
     },
     tensorCount: () => tf.memory().numTensors,
