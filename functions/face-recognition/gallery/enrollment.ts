@@ -2,7 +2,6 @@
 // imported file. Pure: each function returns a new gallery and leaves its input as it was.
 import {
   check,
-  descriptorSchema,
   descriptorsSchema,
   type FaceModel,
   type Gallery,
@@ -11,6 +10,7 @@ import {
   type GalleryPerson,
   parseGallery,
   personNameSchema,
+  smallFaceDescriptorsSchema,
   sourcesSchema,
 } from "./format.js";
 
@@ -73,8 +73,10 @@ export function addPerson(
     descriptors.map((d) => Array.from(d)),
     `${name}: descriptors`,
   );
-  const smallRows = smallFaceDescriptors.map((d, i) =>
-    check(descriptorSchema, Array.from(d), `${name}: smallFaceDescriptors[${i}]`),
+  const smallRows = check(
+    smallFaceDescriptorsSchema,
+    smallFaceDescriptors.map((d) => Array.from(d)),
+    `${name}: smallFaceDescriptors`,
   );
   check(sourcesSchema, sources, `${name}: sources`);
   const index = gallery.people.findIndex((p) => p.name === name);

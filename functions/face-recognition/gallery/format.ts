@@ -78,6 +78,7 @@ export const descriptorsSchema = z
   .array(descriptorSchema, { error: expected("an array of descriptors") })
   .check(z.minLength(1, "a person needs at least one descriptor"));
 
+export const smallFaceDescriptorsSchema = z.array(descriptorSchema, { error: expected("an array of descriptors") });
 const sourceSchema = z
   .string({ error: expected("a non-empty string") })
   .check(z.minLength(1, { error: expected("a non-empty string") }));
@@ -89,7 +90,7 @@ const personSchema = strictObject(
     // Several descriptors (photos) per person: the distance to a person is to the nearest one.
     descriptors: descriptorsSchema,
     // The same faces shrunk as the small-face search sees a small face: matched to small faces only.
-    smallFaceDescriptors: z.optional(z.array(descriptorSchema, { error: expected("an array of descriptors") })),
+    smallFaceDescriptors: z.optional(smallFaceDescriptorsSchema),
     // The files the descriptors came from: informational, not aligned with descriptors.
     sources: z.optional(sourcesSchema),
   },
