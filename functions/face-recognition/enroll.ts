@@ -34,7 +34,7 @@ async function facesInPhoto(
   engine: FaceEngine,
   file: string,
   maxWidth = 640,
-): Promise<{ faces: DetectedFace[]; frame?: RgbImage }> {
+): Promise<{ faces: DetectedFace[]; frame: RgbImage } | undefined> {
   for (const padFactor of [1, 2, 3]) {
     for await (const frame of readFrames(file, { fps: 0, maxWidth, maxSeconds: 1, maxPixels: 64_000_000, padFactor })) {
       const faces = await engine.detect(frame, { retry: false });
@@ -42,7 +42,7 @@ async function facesInPhoto(
       break;
     }
   }
-  return { faces: [] };
+  return undefined;
 }
 
 /**
@@ -112,13 +112,12 @@ export async function enrollPhotos(
       skipped.push({ file, reason: `unreadable: ${(err as Error).message}` });
       continue;
     }
-    const { faces, frame } = found;
-    if (faces.length !== 1 || !frame) {
-      skipped.push({ file, reason: faces.length === 0 ? "no face found" : `${faces.length} faces found` });
+    if (found?.faces.length !== 1) {
+      skipped.push({ file, reason: found ? `${found.faces.length} faces found` : "no face found" });
       continue;
     }
-    const face = faces[0] as DetectedFace;
-    gallery = addPerson(gallery, photo.name, [face.descriptor], [file], await smallCopies(engine, frame, face));
+    const face = found.faces[0] as DetectedFace;
+    gallery = addPerson(gallery, photo.name, [face.descriptor], [file], await smallCopies(engine, found.frame, face));
     counts.set(photo.name, (counts.get(photo.name) ?? 0) + 1);
   }
   progress?.(photos.length, photos.length, "");
