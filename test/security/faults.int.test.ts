@@ -107,9 +107,11 @@ describe.skipIf(!data)("the function under faults", () => {
     const pending = invoke(first, "long.mp4").catch((err: Error) => err);
     const started = () => first.out.join("").includes('"msg":"video started"') && videoFolders(fnTmp).length > 0;
     if (!(await eventually(started, 30_000))) throw new Error(`never started:\n${first.out.join("")}`);
+    // Listened for before the kill: the exit can come before the dropped connection is seen.
+    const gone = new Promise((r) => first.proc.once("exit", r));
     first.proc.kill("SIGKILL");
     expect(await pending).toBeInstanceOf(Error); // the connection dropped: the caller retries
-    await new Promise((r) => first.proc.once("exit", r));
+    await gone;
     expect(foldersOf(fnTmp, first.proc.pid as number).length).toBeGreaterThan(0);
 
     const second = await startFunction();
