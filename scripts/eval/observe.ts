@@ -54,21 +54,26 @@ export async function observeVideo(
   const started = performance.now();
   const scope = engine.smallFaces && new SearchScope(wholeFrameEvery);
   for await (const frame of readFrames(file, options)) {
-    const faces = await engine.detect(frame, { near: scope?.next() });
-    scope?.saw(faces);
-    frames.push({ timeMs: frame.timeMs, width: frame.width, faces });
+    // Every face described, as `all` mode would describe it: the tracker's budget is replayed offline.
+    const located = await engine.locate(frame, { near: scope?.next() });
+    scope?.saw(located);
+    frames.push({ timeMs: frame.timeMs, width: frame.width, faces: await engine.describe(frame, located) });
   }
   return { frames, ms: performance.now() - started };
 }
 
-/** As recognizeVideo in `all` mode: faces tracked across frames, each track named from all its faces. */
+/**
+ * As recognizeVideo in `all` mode: faces tracked across frames, each track named from its faces,
+ * only the faces the tracker asks for described (the others keep their boxes alone).
+ */
 export function trackFrames(index: MatchIndex, rules: MatchRules, frames: Omit<ObservedFrame, "width">[]): Tracker {
   const tracker = new Tracker(index, rules);
-  for (const f of frames)
+  for (const f of frames) {
+    const wanted = tracker.plan(f.faces);
     tracker.addFrame(
       f.timeMs,
-      f.faces,
-      f.faces.map((face) => judgeFace(index, face, rules)),
+      f.faces.map((face, i) => (wanted[i] ? face : { box: face.box, score: face.score })),
     );
+  }
   return tracker;
 }

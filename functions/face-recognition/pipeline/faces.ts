@@ -7,9 +7,19 @@ import { loadNets, type NetName, startFaceApi } from "./engine/face-api.js";
 import { shrink } from "./engine/images.js";
 import type { SpeedupDecision, SpeedupSetting } from "./engine/speedups.js";
 import type { BackendChoice, Box, DetectedFace, Detector, RgbImage } from "./engine/types.js";
-import { SMALL_FACE_SEARCH, type SmallFaceSearch, searchSmallFaces, withTensor } from "./small-faces.js";
+import type { LocatedFace } from "./engine/types.js";
+import {
+  describeFaces,
+  type Finder,
+  finders,
+  type Passes,
+  SMALL_FACE_SEARCH,
+  type SmallFaceSearch,
+  searchSmallFaces,
+  withTensor,
+} from "./small-faces.js";
 
-export type { BackendChoice, Box, DetectedFace, Detector, RgbImage } from "./engine/types.js";
+export type { BackendChoice, Box, DetectedFace, Detector, LocatedFace, RgbImage } from "./engine/types.js";
 
 export interface DetectOptions {
   /** Whether the full-frame pass's faces already answer: the small-face search is then skipped. */
@@ -29,6 +39,10 @@ export interface FaceEngine {
   /** The small-face search, when on. */
   readonly smallFaces?: SmallFaceSearch;
   detect(image: RgbImage, options?: DetectOptions): Promise<DetectedFace[]>;
+  /** The faces `detect` finds, not described: a track's face need not be described in every frame. */
+  locate(image: RgbImage, options?: Pick<DetectOptions, "near">): Promise<LocatedFace[]>;
+  /** These faces of `image` described, each on a crop where it is ~100 px wide (describeFaces). */
+  describe(image: RgbImage, faces: LocatedFace[]): Promise<DetectedFace[]>;
   /** Live tensors in the engine: flat across frames when nothing leaks. */
   tensorCount(): number;
 }
@@ -97,7 +111,27 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
     const results = await faceapi.detectAllFaces(input, options).withFaceLandmarks().withFaceDescriptors();
     return results.map((r) => ({ box: plainBox(r.detection.box), score: r.detection.score, descriptor: r.descriptor }));
   };
-  const passes = {
+  /** face-api's landmark and descriptor steps on detections handed to it, not found by its detector. */
+  const describeAt = async (input: tfjs.Tensor3D, boxes: Box[]) => {
+    const [height, width] = input.shape;
+    const detections = boxes.map((b) => ({
+      detection: new faceapi.FaceDetection(
+        1,
+        new faceapi.Rect(b.x / width, b.y / height, b.width / width, b.height / height),
+        {
+          width,
+          height,
+        },
+      ),
+    }));
+    const results = await new faceapi.DetectAllFaceLandmarksTask(
+      Promise.resolve(detections),
+      input,
+      false,
+    ).withFaceDescriptors();
+    return results.map((r) => r.descriptor);
+  };
+  const passes: Passes = {
     tf,
     analyse,
     locate: async (input: tfjs.Tensor3D, inputSize: number) =>
@@ -105,40 +139,59 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
         box: plainBox(d.box),
         score: d.score,
       })),
+    describeAt,
     tinyOptions,
   };
+
+  /**
+   * The full-frame pass, then (unless it answers) the small-face search, then the second look; each
+   * face found by `find` (detection alone, or with descriptors) and `firstPass`.
+   */
+  async function findFaces<F extends LocatedFace>(
+    image: RgbImage,
+    detectOptions: (Omit<DetectOptions, "enough"> & { enough?(faces: F[]): boolean }) | undefined,
+    firstPass: (input: tfjs.Tensor3D, passOptions: object) => Promise<F[]>,
+    find: Finder<F>,
+  ): Promise<F[]> {
+    // The full-frame pass at the width the close-up case was tuned for: its cost and its faces do
+    // not depend on how large the frame was decoded. Shrunk here, before any tensor: a 1080p
+    // frame as an int32 tensor is 25 MB of fresh memory, and page faults are dear.
+    const small =
+      options.detectWidth > 0 && image.width > options.detectWidth ? shrink(image, options.detectWidth) : image;
+    const factor = image.width / small.width;
+    const fullFrame = (passOptions: object) =>
+      withTensor(toTensor(small), async (input) =>
+        (await firstPass(input, passOptions)).map((f) => (factor === 1 ? f : { ...f, box: scaleBox(f.box, factor) })),
+      );
+    let faces = await fullFrame(detectorOptions);
+    const search = options.smallFaces;
+    const near = detectOptions?.near;
+    if (search && near?.length !== 0 && !detectOptions?.enough?.(faces)) {
+      const found = faces;
+      faces = [
+        ...found,
+        ...(await withTensor(toTensor(image), (input) => searchSmallFaces(passes, input, found, search, near, find))),
+      ];
+    }
+    if (faces.length > 0 || !secondOptions || detectOptions?.retry === false) return faces;
+    // Close-ups only: a smaller face is the search's, which looks for it on crops where it is larger.
+    const closeUp = (search ?? SMALL_FACE_SEARCH).closeUpShare * Math.min(image.width, image.height);
+    return (await fullFrame(secondOptions)).filter((f) => f.box.width >= closeUp);
+  }
+  const locateWith = async (input: tfjs.Tensor3D, passOptions: object): Promise<LocatedFace[]> =>
+    (await faceapi.detectAllFaces(input, passOptions)).map((d) => ({ box: plainBox(d.box), score: d.score }));
 
   const engine: FaceEngine = {
     backend: tf.getBackend(),
     detector: options.detector,
     speedups,
     smallFaces: options.smallFaces,
-    async detect(image, detectOptions) {
-      // The full-frame pass at the width the close-up case was tuned for: its cost and its faces do
-      // not depend on how large the frame was decoded. Shrunk here, before any tensor: a 1080p
-      // frame as an int32 tensor is 25 MB of fresh memory, and page faults are dear.
-      const small =
-        options.detectWidth > 0 && image.width > options.detectWidth ? shrink(image, options.detectWidth) : image;
-      const factor = image.width / small.width;
-      const fullFrame = (passOptions: object) =>
-        withTensor(toTensor(small), async (input) =>
-          (await analyse(input, passOptions)).map((f) => (factor === 1 ? f : { ...f, box: scaleBox(f.box, factor) })),
-        );
-      let faces = await fullFrame(detectorOptions);
-      const search = options.smallFaces;
-      const near = detectOptions?.near;
-      if (search && near?.length !== 0 && !detectOptions?.enough?.(faces)) {
-        const found = faces;
-        faces = [
-          ...found,
-          ...(await withTensor(toTensor(image), (input) => searchSmallFaces(passes, input, found, search, near))),
-        ];
-      }
-      if (faces.length > 0 || !secondOptions || detectOptions?.retry === false) return faces;
-      // Close-ups only: a smaller face is the search's, which looks for it on crops where it is larger.
-      const closeUp = (search ?? SMALL_FACE_SEARCH).closeUpShare * Math.min(image.width, image.height);
-      return (await fullFrame(secondOptions)).filter((f) => f.box.width >= closeUp);
-    },
+    detect: (image, detectOptions) => findFaces(image, detectOptions, analyse, finders.described(passes)),
+    locate: (image, locateOptions) => findFaces(image, locateOptions, locateWith, finders.located(passes)),
+    describe: (image, faces) =>
+      faces.length === 0
+        ? Promise.resolve([])
+        : withTensor(toTensor(image), (input) => describeFaces(passes, input, faces)),
     tensorCount: () => tf.memory().numTensors,
   };
   // Warm-up: compiles the kernels so the first real video is not slowed by it.

@@ -65,6 +65,11 @@ export function distancesByPerson(index: MatchIndex, face: Pick<DetectedFace, "b
   return best;
 }
 
+/** Whether the rules judge this face at all (sure enough, large enough). */
+export function isJudged(face: Pick<DetectedFace, "box" | "score">, rules: MatchRules): boolean {
+  return face.score >= rules.minScore && Math.min(face.box.width, face.box.height) >= rules.minFacePx;
+}
+
 export function judgeFace(index: MatchIndex, face: DetectedFace, rules: MatchRules): FaceVerdict {
   if (face.score < rules.minScore) return { kind: "ignored", why: "low-score" };
   if (Math.min(face.box.width, face.box.height) < rules.minFacePx) return { kind: "ignored", why: "too-small" };

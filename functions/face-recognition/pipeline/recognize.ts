@@ -21,6 +21,8 @@ export interface Recognition {
   /** Strangers: faces tracked across frames and named for no one, each counted once. */
   unknownFaces: number;
   framesExamined: number;
+  /** Faces found in the sampled frames, and how many of them were described (`all` mode's budget). */
+  faces: { located: number; described: number };
   backend: string;
   timingsMs: { decode: number; inference: number };
 }
@@ -39,29 +41,44 @@ export async function recognizeVideo(
   const frames = readFrames(file, options.frames, { onDemand: options.mode === "first", signal: options.signal });
   const scope =
     options.mode === "all" && engine.smallFaces ? new SearchScope(engine.smallFaces.wholeFrameEvery) : undefined;
+  const faceCounts = { located: 0, described: 0 };
+  let framesExamined = 0;
   let mark = performance.now();
   for await (const frame of frames) {
     const decoded = performance.now();
     decodeMs += decoded - mark;
-    // `first`: a known face in the full-frame pass answers; the small-face search is not needed.
-    // `all`: the search covers the whole frame only now and then (SearchScope).
-    const faces = await engine.detect(
-      frame,
-      options.mode === "first"
-        ? { enough: (found) => found.some((face) => judgeFace(index, face, options.rules).kind === "known") }
-        : { near: scope?.next() },
-    );
-    scope?.saw(faces);
-    const verdicts = faces.map((face) => judgeFace(index, face, options.rules));
-    tally.addFrame(frame.timeMs, verdicts);
-    tracker.addFrame(frame.timeMs, faces, verdicts);
+    framesExamined++;
+    if (options.mode === "first") {
+      // A known face in the full-frame pass answers; the small-face search is not needed. The first
+      // confident identification answers, as in the original; ffmpeg is killed.
+      const faces = await engine.detect(frame, {
+        enough: (found) => found.some((face) => judgeFace(index, face, options.rules).kind === "known"),
+      });
+      const verdicts = faces.map((face) => judgeFace(index, face, options.rules));
+      tally.addFrame(frame.timeMs, verdicts);
+      faceCounts.located += faces.length;
+      faceCounts.described += faces.length;
+      inferenceMs += performance.now() - decoded;
+      if (verdicts.some((v) => v.kind === "known")) break;
+    } else {
+      // The search covers the whole frame only now and then (SearchScope); faces are described only
+      // where the tracker needs it (Tracker.plan).
+      const located = await engine.locate(frame, { near: scope?.next() });
+      scope?.saw(located);
+      const wanted = tracker.plan(located);
+      const described = await engine.describe(
+        frame,
+        located.filter((_, i) => wanted[i]),
+      );
+      tracker.addFrame(frame.timeMs, [...described, ...located.filter((_, i) => !wanted[i])]);
+      faceCounts.located += located.length;
+      faceCounts.described += described.length;
+      inferenceMs += performance.now() - decoded;
+    }
     mark = performance.now();
-    inferenceMs += mark - decoded;
-    // `first`: the original behaviour — the first confident identification answers; ffmpeg is killed.
-    if (options.mode === "first" && verdicts.some((v) => v.kind === "known")) break;
   }
   // A container with no decodable frame (truncated, empty track) is not a video with nobody in it.
-  if (tally.frames === 0) throw new VideoError("no frame of the video could be decoded");
+  if (framesExamined === 0) throw new VideoError("no frame of the video could be decoded");
   // `all`: each person named once from their tracks; `first`: the frame that answered decides.
   const people =
     options.mode === "first"
@@ -73,7 +90,8 @@ export async function recognizeVideo(
   return {
     people,
     unknownFaces: tracker.unknownTracks(),
-    framesExamined: tally.frames,
+    framesExamined,
+    faces: faceCounts,
     backend: engine.backend,
     timingsMs: { decode: Math.round(decodeMs), inference: Math.round(inferenceMs) },
   };

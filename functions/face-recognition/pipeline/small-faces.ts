@@ -7,7 +7,7 @@
 // seen (SearchScope). Chosen by numbers: scripts/eval/detectors.ts, npm run eval.
 import type * as tfjs from "@tensorflow/tfjs-core";
 import { insideShare, iou, mergeBoxes, scaleBox, squareAround, tiles } from "./engine/boxes.js";
-import type { Box, DetectedFace } from "./engine/types.js";
+import type { Box, DetectedFace, LocatedFace } from "./engine/types.js";
 
 export interface SmallFaceSearch {
   /** Tiles of the tiny detector's input size cover the frame enlarged this many times. */
@@ -40,9 +40,17 @@ export interface Passes {
   /** Detection, landmarks and descriptors, with these detector options. */
   analyse(input: tfjs.Tensor3D, options: object): Promise<DetectedFace[]>;
   /** Detection alone, by the tiny detector at this input size. */
-  locate(input: tfjs.Tensor3D, inputSize: number): Promise<{ box: Box; score: number }[]>;
+  locate(input: tfjs.Tensor3D, inputSize: number): Promise<LocatedFace[]>;
+  /** Landmarks and descriptor of faces at these boxes of `input` (no detection). */
+  describeAt(input: tfjs.Tensor3D, boxes: Box[]): Promise<Float32Array[]>;
   tinyOptions(inputSize: number): object;
 }
+
+/**
+ * The crop a face is described on (and a candidate first confirmed on): 3 times its size, scaled so
+ * that the face is ~100 px wide, whatever its size in the frame.
+ */
+const DESCRIBE_CROP: [spread: number, input: number] = [3, 320];
 
 /** The tiny detector's input in a tile. */
 const TILE_INPUT = 416;
@@ -50,42 +58,35 @@ const TILE_INPUT = 416;
  * Crops a candidate is confirmed on: `spread` times its size, at this detector input (the face then
  * ~100–130 px wide); each when the detector takes nothing in the ones before.
  */
-const VERIFY_CROPS: [spread: number, input: number][] = [
-  [3, 320],
-  [2, 224],
-  [4, 512],
-];
+const VERIFY_CROPS: [spread: number, input: number][] = [DESCRIBE_CROP, [2, 224], [4, 512]];
 
 /**
  * Faces of `input` the full-frame pass (`found`) missed, boxes in `input`'s pixels: in the whole
  * frame, or only on crops around the boxes `near`.
  */
-export async function searchSmallFaces(
+export async function searchSmallFaces<F extends LocatedFace>(
   passes: Passes,
   input: tfjs.Tensor3D,
-  found: DetectedFace[],
+  found: LocatedFace[],
   search: SmallFaceSearch,
-  near?: Box[],
-): Promise<DetectedFace[]> {
-  const { tf } = passes;
+  near: Box[] | undefined,
+  find: Finder<F>,
+): Promise<F[]> {
   const [height, width] = input.shape;
   if (found.some((f) => f.box.width >= search.closeUpShare * Math.min(width, height))) return [];
-  const region = (r: Box, size: [number, number]) =>
-    tf.tidy(() =>
-      tf.image.resizeBilinear(tf.slice(input, [r.y, r.x, 0], [r.height, r.width, 3]), size),
-    ) as tfjs.Tensor3D;
+  const region = (r: Box, size: [number, number]) => cropRegion(passes.tf, input, r, size);
 
   const proposals = near?.map((box) => ({ box, score: 1 })) ?? [];
   if (!near) await proposeInWholeFrame(passes, input, search, region, proposals);
   const isNew = (box: Box) => !found.some((f) => iou(f.box, box) > 0.3 || insideShare(box, f.box) > 0.6);
   const candidates = mergeBoxes(proposals).filter((p) => isNew(p.box));
 
-  const verified: DetectedFace[] = [];
+  const verified: F[] = [];
   for (const candidate of candidates) {
-    let confirmed: DetectedFace | undefined;
+    let confirmed: F | undefined;
     for (const [spread, inputSize] of VERIFY_CROPS) {
       const around = squareAround(candidate.box, width, height, spread);
-      confirmed = await confirm(passes, inputSize, candidate.box, around, region);
+      confirmed = await confirm(find, inputSize, candidate.box, around, region);
       if (confirmed) break;
     }
     if (confirmed && isNew(confirmed.box)) verified.push(confirmed);
@@ -117,17 +118,59 @@ async function proposeInWholeFrame(
   }
 }
 
-/** The face, if the detector finds it on `around` (scaled to `input`), with its descriptor. */
-async function confirm(
+/** `r` of `input`, resized to `size` ([height, width]). */
+function cropRegion(tf: typeof tfjs, input: tfjs.Tensor3D, r: Box, size: [number, number]): tfjs.Tensor3D {
+  return tf.tidy(() => tf.image.resizeBilinear(tf.slice(input, [r.y, r.x, 0], [r.height, r.width, 3]), size));
+}
+
+/**
+ * Each face's descriptor, described on the crop a candidate is first confirmed on (DESCRIBE_CROP):
+ * a face then looks the same to the descriptor whether it was found by the search or the first pass.
+ * A face whose landmarks cannot be placed is left out.
+ */
+export async function describeFaces(
   passes: Passes,
+  input: tfjs.Tensor3D,
+  faces: LocatedFace[],
+): Promise<DetectedFace[]> {
+  const [height, width] = input.shape;
+  const [spread, side] = DESCRIBE_CROP;
+  const described: DetectedFace[] = [];
+  for (const face of faces) {
+    const around = squareAround(face.box, width, height, spread);
+    const factor = side / Math.max(around.width, around.height);
+    const size: [number, number] = [Math.round(around.height * factor), Math.round(around.width * factor)];
+    const box = scaleBox({ ...face.box, x: face.box.x - around.x, y: face.box.y - around.y }, factor);
+    const [descriptor] = await withTensor(cropRegion(passes.tf, input, around, size), (t) =>
+      passes.describeAt(t, [box]),
+    );
+    if (descriptor) described.push({ ...face, descriptor });
+  }
+  return described;
+}
+
+/** How a candidate is confirmed on a crop: detection alone (locating), or with descriptors. */
+export type Finder<F extends LocatedFace> = (crop: tfjs.Tensor3D, inputSize: number) => Promise<F[]>;
+
+export const finders = {
+  located: (passes: Passes): Finder<LocatedFace> => passes.locate,
+  described:
+    (passes: Passes): Finder<DetectedFace> =>
+    (crop, input) =>
+      passes.analyse(crop, passes.tinyOptions(input)),
+};
+
+/** The face, if the detector finds it on `around` (scaled to `input`). */
+async function confirm<F extends LocatedFace>(
+  find: Finder<F>,
   input: number,
   candidate: Box,
   around: Box,
   region: (r: Box, size: [number, number]) => tfjs.Tensor3D,
-): Promise<DetectedFace | undefined> {
+): Promise<F | undefined> {
   const factor = input / Math.max(around.width, around.height);
   const size: [number, number] = [Math.round(around.height * factor), Math.round(around.width * factor)];
-  const faces = await withTensor(region(around, size), (t) => passes.analyse(t, passes.tinyOptions(input)));
+  const faces = await withTensor(region(around, size), (t) => find(t, input));
   const centre = { x: around.width / 2, y: around.height / 2 };
   return faces
     .map((f) => ({ ...f, box: scaleBox(f.box, 1 / factor, around.x, around.y) }))
@@ -162,7 +205,7 @@ export class SearchScope {
   }
 
   /** The faces found in the frame `next` was asked for. */
-  saw(faces: DetectedFace[]): void {
+  saw(faces: LocatedFace[]): void {
     this.recent = [...this.recent.slice(-1), faces.map((f) => f.box)];
   }
 }

@@ -1,5 +1,6 @@
 // The pipeline on the real labeled data, real models and real ffmpeg (no services).
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +15,13 @@ import { euclidean } from "../../../functions/face-recognition/pipeline/match.js
 import { toCsv } from "../../../functions/face-recognition/pipeline/report.js";
 import { FileStudentDirectory } from "../../../functions/face-recognition/pipeline/students.js";
 import { makeAnalyzer, startEngine } from "../../../functions/face-recognition/runtime.js";
-import { buildProbes, cse546Clips, type LabeledVideo, splitPeople } from "../../../scripts/eval/dataset.js";
+import {
+  buildProbes,
+  cse546Clips,
+  type LabeledVideo,
+  splitPeople,
+  videoFromImage,
+} from "../../../scripts/eval/dataset.js";
 import { requireData } from "../../support/data.js";
 
 const data = requireData();
@@ -95,10 +102,12 @@ describe.skipIf(!data)("a gallery enrolled from people/, on videos made from the
   let photos = 0;
   let gallery: Gallery;
   let heldOut: Gallery;
+  let analyzer: Analyzer;
+  let split: Awaited<ReturnType<typeof splitPeople>>;
 
   beforeAll(async () => {
     const engine = await startEngine(settings);
-    const split = await splitPeople(dir);
+    split = await splitPeople(dir);
     const enrolled = await enrollPhotos(engine, split.enroll);
     photos = split.enroll.length;
     gallery = enrolled.gallery;
@@ -106,7 +115,7 @@ describe.skipIf(!data)("a gallery enrolled from people/, on videos made from the
     heldOut = (await enrollPhotos(engine, split.heldOut)).gallery;
     skipped = enrolled.skipped.map((s) => s.file);
     const students = await FileStudentDirectory.load(join(dir, "cse546", "student_data.json"));
-    const analyzer = makeAnalyzer(settings, engine, enrolled.gallery, students);
+    analyzer = makeAnalyzer(settings, engine, enrolled.gallery, students);
     for (const video of await buildProbes(dir, split, mkdtempSync(join(tmpdir(), "probes-")))) {
       const result = await analyzeVideo(video.file, video.id, analyzer);
       found.set(video.id, { video, names: result.people.map((p) => p.name) });
@@ -172,6 +181,41 @@ describe.skipIf(!data)("a gallery enrolled from people/, on videos made from the
     for (const id of ["bbt3.jpg", "bbt4.jpg", "bbt5.jpg", "bbt2.jpg"]) {
       const f = found.get(id);
       expect([...(f?.names ?? [])].sort(), id).toEqual([...(f?.video.expected ?? ["?"])].sort());
+    }
+  });
+
+  it("names three people shown one after another at one place, each once, in order, each seen only in their turn", async () => {
+    const work = mkdtempSync(join(tmpdir(), "in-turn-"));
+    try {
+      const people = ["sheldon", "penny", "raj"];
+      const parts = [];
+      for (const name of people) {
+        const photo = split.heldOut.find((p) => p.name === name)?.file as string;
+        parts.push(await videoFromImage(photo, join(work, `${name}.mp4`), 2));
+      }
+      writeFileSync(join(work, "list.txt"), parts.map((f) => `file '${f}'`).join("\n"));
+      const clip = join(work, "in-turn.mp4");
+      execFileSync("ffmpeg", [
+        "-v",
+        "error",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        join(work, "list.txt"),
+        "-c",
+        "copy",
+        clip,
+      ]);
+      const result = await analyzeVideo(clip, "in-turn", { ...analyzer, mode: "all" });
+      expect(result.people.map((p) => p.name)).toEqual(people);
+      result.people.forEach((person, turn) => {
+        expect(person.firstSeen, person.name).toBeGreaterThanOrEqual(turn * 2);
+        expect(person.lastSeen, person.name).toBeLessThan((turn + 1) * 2);
+      });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   });
 });

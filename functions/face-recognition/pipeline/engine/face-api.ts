@@ -32,6 +32,14 @@ interface FaceApi {
   SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults?: number }) => object;
   TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => object;
   detectAllFaces(input: tfjs.Tensor3D, options: object): DetectionTask;
+  /** face-api's landmark step on detections it is handed (then `.withFaceDescriptors()`). */
+  DetectAllFaceLandmarksTask: new (
+    detections: PromiseLike<{ detection: object }[]>,
+    input: tfjs.Tensor3D,
+    useTinyLandmarkNet: boolean,
+  ) => { withFaceDescriptors(): Promise<FaceApiResult[]> };
+  FaceDetection: new (score: number, relativeBox: object, imageDims: { width: number; height: number }) => object;
+  Rect: new (x: number, y: number, width: number, height: number) => object;
 }
 /** face-api's task: awaited, the detections alone; chained, landmarks and descriptors too. */
 interface DetectionTask extends PromiseLike<{ box: Box; score: number }[]> {

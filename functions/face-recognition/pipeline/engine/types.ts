@@ -10,10 +10,14 @@ export interface Box {
   height: number;
 }
 
-export interface DetectedFace {
+/** A face found, not yet described. */
+export interface LocatedFace {
   box: Box;
   /** Detector confidence, 0–1. */
   score: number;
+}
+
+export interface DetectedFace extends LocatedFace {
   descriptor: Float32Array;
 }
 

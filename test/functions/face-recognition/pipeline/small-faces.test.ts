@@ -59,7 +59,7 @@ describe("the search's tilings", () => {
       tinyOptions: () => ({}),
     } as unknown as Passes;
     const input = tensor([height, width, 3]) as unknown as Parameters<typeof searchSmallFaces>[1];
-    await searchSmallFaces(passes, input, [], { ...SMALL_FACE_SEARCH, tileScale: 1.5 });
+    await searchSmallFaces(passes, input, [], { ...SMALL_FACE_SEARCH, tileScale: 1.5 }, undefined, passes.locate);
     return regions;
   };
 

@@ -40,7 +40,7 @@ function run(frames: DetectedFace[][]) {
   const tally = new SightingTally(rules);
   frames.forEach((faces, i) => {
     const verdicts = faces.map((f) => judgeFace(index, f, rules));
-    tracker.addFrame(i * 500, faces, verdicts);
+    tracker.addFrame(i * 500, faces);
     tally.addFrame(i * 500, verdicts);
   });
   return { tracker, tally };
@@ -111,5 +111,64 @@ describe("Tracker", () => {
     const { tracker } = run([[face(near(0, 0.1), 100, 20)], [face(near(0, 0.1), 100, 20)]]);
     expect(tracker.people()).toEqual([]);
     expect(tracker.unknownTracks()).toBe(0);
+  });
+
+  it("starts a new track where a different person takes the same place, and names both in order", () => {
+    // 0.71 apart: the old same-place rule (0.8) made one track of both, named for nobody.
+    const first = blend(0, 2, 0.2); // 0.28 from amy
+    const second = blend(0, 2, 0.7); // 0.42 from raj
+    const { tracker } = run([[face(first)], [face(first)], [face(second)], [face(second)]]);
+    expect(tracker.people().map((p) => [p.name, p.ranges])).toEqual([
+      ["amy", [{ fromMs: 0, toMs: 500 }]],
+      ["raj", [{ fromMs: 1000, toMs: 1500 }]],
+    ]);
+  });
+});
+
+describe("Tracker.plan (which faces are described)", () => {
+  /** Frames of faces fed as recognizeVideo feeds them: only the faces planned are described. */
+  function planned(frames: DetectedFace[][]) {
+    const tracker = new Tracker(index, rules);
+    const described = frames.map((faces, i) => {
+      const wanted = tracker.plan(faces);
+      tracker.addFrame(
+        i * 500,
+        faces.map((f, j) => (wanted[j] ? f : { box: f.box, score: f.score })),
+      );
+      return wanted;
+    });
+    return { tracker, described };
+  }
+
+  it("describes a track until its name is settled, then every other frame, and keeps every frame in its time range", () => {
+    const amy = near(0, 0.1);
+    const { tracker, described } = planned(Array.from({ length: 8 }, (_, i) => [face(amy, 100 + i)]));
+    expect(described.map((d) => d[0])).toEqual([true, true, true, false, true, false, true, false]);
+    expect(tracker.people().map((p) => [p.name, p.frames, p.ranges])).toEqual([
+      ["amy", 8, [{ fromMs: 0, toMs: 3500 }]],
+    ]);
+  });
+
+  it("describes a settled track's face when it is seen larger, and a face at a new place at once", () => {
+    const amy = near(0, 0.1);
+    const frames = [0, 1, 2].map(() => [face(amy)]);
+    const { described } = planned([...frames, [face(amy, 100, 80)], [face(amy, 100, 80), face(near(2, 0.1), 600)]]);
+    expect(described.slice(3)).toEqual([[true], [false, true]]);
+  });
+
+  it("never describes a face the rules ignore", () => {
+    const { described } = planned([[face(near(0, 0.1), 100, 20)]]);
+    expect(described).toEqual([[false]]);
+  });
+
+  it("notices another person at a settled track's place at the next check, and names both", () => {
+    const first = blend(0, 2, 0.2);
+    const second = blend(0, 2, 0.7);
+    const frames = [...Array(4).fill([face(first)]), ...Array(4).fill([face(second)])] as DetectedFace[][];
+    const { tracker } = planned(frames);
+    const people = tracker.people();
+    expect(people.map((p) => p.name)).toEqual(["amy", "raj"]);
+    // The swap at 2000 ms is seen at the next check, one frame later at most.
+    expect(people[1]?.firstSeenMs).toBeLessThanOrEqual(2500);
   });
 });
