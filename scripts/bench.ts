@@ -1,5 +1,6 @@
-// npm run bench [-- --json] [--skip-workload] [--workload-mode first|all]: the speed and memory figures, all measured in one
-// run on this machine (needs the shared data; starts its own stack and stops it at the end):
+// npm run bench [-- --json] [--skip-workload] [--workload-mode first|all] [--classroom-only] [--classroom-scenes N]:
+// the speed and memory figures, all measured in one run on this machine (needs the shared data;
+// starts its own stack and stops it at the end):
 //  - per CSE546 clip and stage, warm, `first` and `all` modes, through the real handler path
 //    (download from Ceph RGW, decode, inference, student lookup in dynalite, upload);
 //  - the floor: ffmpeg decode alone of the frames each mode needs + inference alone on them;
@@ -7,8 +8,10 @@
 //    disk, each decoded, SSD, stop at first match, student lookup, upload;
 //  - the CSE546 workload (8 + 100 uploads) through the stack: first upload → last CSV;
 //  - cold start of a function process (start → ready to serve, warm-up included) and peak RSS;
-//  - the engine's speedups against stock face-api (FACE_SPEEDUPS=off): start, 8 clips, peak RSS.
-// Each part lives in scripts/bench/: stats, floor, original-design, modes, function-process, workload.
+//  - the engine's speedups against stock face-api (FACE_SPEEDUPS=off): start, 8 clips, peak RSS;
+//  - the classroom case: `all` mode over composed 1080p scenes of 9 faces against ffmpeg decoding
+//    the same frames (`--classroom-only`: that alone, in-process, no stack; N scenes, 4 unless set).
+// Each part lives in scripts/bench/: stats, floor, original-design, modes, function-process, workload, classroom.
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +25,7 @@ import { readFunctionConfig, readRecognitionSettings } from "../functions/face-r
 import { toMatchIndex } from "../functions/face-recognition/gallery/format.js";
 import type { Mode } from "../functions/face-recognition/pipeline/recognize.js";
 import { startEngine } from "../functions/face-recognition/runtime.js";
+import { benchClassroom, type ClassroomSummary } from "./bench/classroom.js";
 import { type ColdStart, coldStart, speedupsAgainstStock } from "./bench/function-process.js";
 import { runModes } from "./bench/modes.js";
 import type { OriginalIo } from "./bench/original-design.js";
@@ -51,6 +55,11 @@ const workloadMode = process.argv.includes("--workload-mode")
   ? (process.argv[process.argv.indexOf("--workload-mode") + 1] as Mode)
   : "first";
 const skipWorkload = process.argv.includes("--skip-workload");
+const classroomOnly = process.argv.includes("--classroom-only");
+const classroomScenes = process.argv.includes("--classroom-scenes")
+  ? Number.parseInt(process.argv[process.argv.indexOf("--classroom-scenes") + 1] ?? "", 10)
+  : 4;
+if (!(classroomScenes >= 1)) throw new Error("--classroom-scenes takes a number of scenes, 1 or more");
 const say = (line: string) => {
   if (!json) console.log(line);
 };
@@ -134,6 +143,7 @@ async function main(): Promise<void> {
       `stock / speedups: start ${(median(stock.readyMs) / median(fast.readyMs)).toFixed(2)}×, 8 clips ${(stock.allClipsMs / fast.allClipsMs).toFixed(2)}×, peak RSS ${(stock.peakRssMb / fast.peakRssMb).toFixed(2)}×`,
     );
 
+  const classroom = await benchClassroom({ data, engine, settings, scenes: classroomScenes, say });
   const workload = skipWorkload
     ? { skipped: true }
     : await measureWorkload(data, s3, { mode: workloadMode, stackEnv: BENCH_STACK_ENV, say });
@@ -147,22 +157,46 @@ async function main(): Promise<void> {
     coldStartMs: { runs: readies.map(round), median: round(median(readies)) },
     firstVideoAfterColdStartMs: { runs: firstVideos.map(round), median: round(median(firstVideos)) },
     speedupsAgainstStock: engines,
+    classroom,
     workload,
   };
   if (json) console.log(JSON.stringify(summary, null, 2));
   else
     say(
-      `\nsummary: ${JSON.stringify({ medianOursOverFloor: summary.medianOursOverFloor, originalOverOurs: summary.originalOverOurs, coldStartMs: summary.coldStartMs.median })}`,
+      `\nsummary: ${JSON.stringify({ medianOursOverFloor: summary.medianOursOverFloor, originalOverOurs: summary.originalOverOurs, coldStartMs: summary.coldStartMs.median, classroom: classroomBrief(classroom.total) })}`,
     );
 }
 
-main()
-  .then(async () => {
-    await stackDown({ env: BENCH_STACK_ENV });
-    process.exit(0);
-  })
-  .catch(async (err: unknown) => {
-    console.error(`bench: ${(err as Error).message}`);
-    await stackDown({ env: BENCH_STACK_ENV }).catch(() => undefined);
-    process.exit(1);
-  });
+/** The classroom case alone, in this process: no stack (it needs none). */
+async function classroomAlone(): Promise<void> {
+  const data = dataDir();
+  if (!data) throw new Error(`the benchmark needs the shared data: set ${DATA_ENV}`);
+  const settings = readSettings(process.env, readRecognitionSettings);
+  const engine = await startEngine(settings);
+  const classroom = await benchClassroom({ data, engine, settings, scenes: classroomScenes, say });
+  if (json) console.log(JSON.stringify({ backend: engine.backend, detector: engine.detector, classroom }, null, 2));
+  else say(`\nsummary: ${JSON.stringify({ classroom: classroomBrief(classroom.total) })}`);
+}
+
+function classroomBrief(total: ClassroomSummary["total"]) {
+  return { msPerFrame: total.msPerFrame, oursOverFloor: total.oursOverFloor, named: `${total.named}/${total.known}` };
+}
+
+if (classroomOnly)
+  classroomAlone()
+    .then(() => process.exit(0))
+    .catch((err: unknown) => {
+      console.error(`bench: ${(err as Error).message}`);
+      process.exit(1);
+    });
+else
+  main()
+    .then(async () => {
+      await stackDown({ env: BENCH_STACK_ENV });
+      process.exit(0);
+    })
+    .catch(async (err: unknown) => {
+      console.error(`bench: ${(err as Error).message}`);
+      await stackDown({ env: BENCH_STACK_ENV }).catch(() => undefined);
+      process.exit(1);
+    });
