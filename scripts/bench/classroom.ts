@@ -43,6 +43,9 @@ export interface ClassroomRow {
   named: number;
   known: number;
   wrong: number;
+  /** Faces found over the sampled frames, and how many were described (the tracker's budget). */
+  located: number;
+  described: number;
 }
 
 /** Each known person's photos: the last one is pasted in scenes, the first two (of the rest) enrolled, as a class roster. */
@@ -182,18 +185,31 @@ export async function benchClassroom(setup: ClassroomSetup): Promise<ClassroomSu
   say(
     "ours: recognizeVideo's wall time, split as it reports it (decode: waiting for frames); floor: ffmpeg alone, same frames",
   );
-  say("scene   frames    ours ms/frame  decode inference |  floor ours/floor | named wrong");
+  say("scene   frames    ours ms/frame  decode inference |  floor ours/floor | named wrong | described/found");
   const rows: ClassroomRow[] = [];
   const byWidth = new Map<number, { named: number; shown: number }>();
   for (const [i, plan] of plans.entries()) {
     const file = files[i] as string;
-    const runs: { ms: number; decode: number; inference: number; frames: number; found: string[] }[] = [];
+    const runs: {
+      ms: number;
+      decode: number;
+      inference: number;
+      frames: number;
+      found: string[];
+      faces: { located: number; described: number };
+    }[] = [];
     const floors: number[] = [];
     let floorFrames = 0;
     // In turn, so that the machine's drift touches both alike.
     for (let r = 0; r < REPEATS; r++) {
       const [result, ms] = await timed(() => ours(file));
-      runs.push({ ms, ...result.timingsMs, frames: result.framesExamined, found: result.people.map((p) => p.name) });
+      runs.push({
+        ms,
+        ...result.timingsMs,
+        frames: result.framesExamined,
+        found: result.people.map((p) => p.name),
+        faces: result.faces,
+      });
       const [decoded, floorMs] = await timed(() => decodeOnly(file, frames));
       floors.push(floorMs);
       floorFrames = decoded;
@@ -217,6 +233,8 @@ export async function benchClassroom(setup: ClassroomSetup): Promise<ClassroomSu
       named: fewest.named,
       known: fewest.known,
       wrong: Math.max(...counts.map((c) => c.wrong)),
+      located: runs[0]?.faces.located ?? 0,
+      described: runs[0]?.faces.described ?? 0,
     };
     rows.push(row);
     say(line(row));
@@ -231,6 +249,8 @@ export async function benchClassroom(setup: ClassroomSetup): Promise<ClassroomSu
     named: sum(rows.map((r) => r.named)),
     known: sum(rows.map((r) => r.known)),
     wrong: sum(rows.map((r) => r.wrong)),
+    located: sum(rows.map((r) => r.located)),
+    described: sum(rows.map((r) => r.described)),
   };
   say(line(total));
   const namedByWidth = Object.fromEntries(
@@ -252,5 +272,5 @@ const perFrame = (row: ClassroomRow) => round(row.ours / Math.max(1, row.frames)
 
 function line(r: ClassroomRow): string {
   const ratio = (r.ours / Math.max(1, r.floor)).toFixed(1);
-  return `${r.scene.padEnd(7)} ${String(r.frames).padStart(6)} ${String(r.ours).padStart(7)} ${String(perFrame(r)).padStart(8)} ${String(r.decode).padStart(7)} ${String(r.inference).padStart(9)} | ${String(r.floor).padStart(6)} ${ratio.padStart(10)} | ${`${r.named}/${r.known}`.padStart(5)} ${String(r.wrong).padStart(5)}`;
+  return `${r.scene.padEnd(7)} ${String(r.frames).padStart(6)} ${String(r.ours).padStart(7)} ${String(perFrame(r)).padStart(8)} ${String(r.decode).padStart(7)} ${String(r.inference).padStart(9)} | ${String(r.floor).padStart(6)} ${ratio.padStart(10)} | ${`${r.named}/${r.known}`.padStart(5)} ${String(r.wrong).padStart(5)} | ${`${r.described}/${r.located}`.padStart(15)}`;
 }
