@@ -8,6 +8,7 @@ import type { BackendChoice, Detector } from "./pipeline/faces.js";
 import type { MatchRules } from "./pipeline/match.js";
 import { DECODERS, type DecoderKind } from "./pipeline/decode/options.js";
 import { SPEEDUP_SETTINGS, type SpeedupSetting } from "./pipeline/engine/speedups.js";
+import { SEARCH_DETECTORS, type SearchDetector } from "./pipeline/small-faces.js";
 import type { Mode } from "./pipeline/recognize.js";
 
 export interface RecognitionSettings {
@@ -28,6 +29,8 @@ export interface RecognitionSettings {
   detectWidth: number;
   /** Tiles of the small-face search cover the frame enlarged this many times (0: no search). */
   smallFaceScale: number;
+  /** What proposes small faces over the whole frame (small-faces.ts). */
+  smallFaceDetector: SearchDetector;
   /** Rule overrides; unset rules take the defaults for the gallery's model. */
   rules: Partial<MatchRules>;
   maxVideoBytes: number;
@@ -96,6 +99,7 @@ export function readRecognitionSettings(read: SettingsReader): RecognitionSettin
     tinySecondInputSize: read.int("TINY_SECOND_INPUT_SIZE", 288, { min: 0, max: 1024 }),
     detectWidth: read.int("DETECT_WIDTH", 640, { min: 0, max: 4096 }),
     smallFaceScale: read.number("SMALL_FACE_SCALE", 1.5, { min: 0, max: 4 }),
+    smallFaceDetector: read.oneOf("SMALL_FACE_DETECTOR", SEARCH_DETECTORS, "blazeface"),
     rules: Object.fromEntries(Object.entries(rules).filter(([, v]) => v !== undefined)) as Partial<MatchRules>,
     maxVideoBytes: read.int("MAX_VIDEO_BYTES", 512 * 1024 * 1024, { min: 1 }),
     maxVideoSeconds: read.number("MAX_VIDEO_SECONDS", 600, { min: 1 }),

@@ -31,7 +31,10 @@ function loadEngine(settings: RecognitionSettings): Promise<FaceEngine> {
     tinyInputSize: settings.tinyInputSize,
     tinySecondInputSize: settings.tinySecondInputSize,
     detectWidth: settings.detectWidth,
-    smallFaces: settings.smallFaceScale > 0 ? { ...SMALL_FACE_SEARCH, tileScale: settings.smallFaceScale } : undefined,
+    smallFaces:
+      settings.smallFaceScale > 0
+        ? { ...SMALL_FACE_SEARCH, tileScale: settings.smallFaceScale, detector: settings.smallFaceDetector }
+        : undefined,
     speedups: settings.speedups,
   });
 }

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     minDetectionScore: 0.4,
     tinySecondInputSize: settings.tinySecondInputSize,
     detectWidth: settings.detectWidth,
-    smallFaces: { ...SMALL_FACE_SEARCH, tileScale: settings.smallFaceScale },
+    smallFaces: { ...SMALL_FACE_SEARCH, tileScale: settings.smallFaceScale, detector: "tiny" },
   });
   const { faceapi, tf } = await startFaceApi(settings.backend, settings.speedups);
   const detectAll = faceapi.detectAllFaces as unknown as DetectAll;

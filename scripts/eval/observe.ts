@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { type RecognitionSettings, readRecognitionSettings } from "../../functions/face-recognition/config.js";
 import { type FrameOptions, readFrames } from "../../functions/face-recognition/pipeline/decode/decoder.js";
 import type { DetectedFace, FaceEngine } from "../../functions/face-recognition/pipeline/faces.js";
-import { judgeFace, type MatchIndex, type MatchRules } from "../../functions/face-recognition/pipeline/match.js";
+import type { MatchIndex, MatchRules } from "../../functions/face-recognition/pipeline/match.js";
 import { SearchScope } from "../../functions/face-recognition/pipeline/small-faces.js";
 import { Tracker } from "../../functions/face-recognition/pipeline/tracks.js";
 import { startEngine } from "../../functions/face-recognition/runtime.js";

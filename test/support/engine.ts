@@ -13,7 +13,7 @@ export function testEngineOptions(change: Partial<EngineOptions> = {}): EngineOp
     tinyInputSize: 416,
     tinySecondInputSize: 0,
     detectWidth: 640,
-    smallFaces: { ...SMALL_FACE_SEARCH, tileScale: 1.5 },
+    smallFaces: { ...SMALL_FACE_SEARCH, tileScale: 1.5, detector: "blazeface" },
     speedups: (process.env.FACE_SPEEDUPS ?? "auto") as SpeedupSetting,
     ...change,
   };

@@ -2,6 +2,7 @@
 // 128-D descriptor: a first pass on the frame shrunk to the close-up case's width, then, unless
 // that answers, the small-face search on the full frame (small-faces.ts). Tensors are disposed.
 import type * as tfjs from "@tensorflow/tfjs-core";
+import { loadBlazeFace } from "./engine/blazeface.js";
 import { scaleBox } from "./engine/boxes.js";
 import { loadNets, type NetName, startFaceApi } from "./engine/face-api.js";
 import { shrink } from "./engine/images.js";
@@ -10,8 +11,6 @@ import type { BackendChoice, Box, DetectedFace, Detector, RgbImage } from "./eng
 import type { LocatedFace } from "./engine/types.js";
 import {
   describeFaces,
-  type Finder,
-  finders,
   type Passes,
   SMALL_FACE_SEARCH,
   type SmallFaceSearch,
@@ -91,6 +90,7 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
   // The small-face search runs the tiny detector whatever the full-frame pass's detector is.
   if (options.smallFaces && options.detector !== "tiny") nets.push("tinyFaceDetector");
   await loadNets(start, nets);
+  const blazeFace = options.smallFaces?.detector === "blazeface" ? await loadBlazeFace(tf) : undefined;
 
   const tinyOptions = (inputSize: number) =>
     new faceapi.TinyFaceDetectorOptions({ inputSize, scoreThreshold: options.minDetectionScore });
@@ -133,26 +133,24 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
   };
   const passes: Passes = {
     tf,
-    analyse,
     locate: async (input: tfjs.Tensor3D, inputSize: number) =>
       (await faceapi.detectAllFaces(input, tinyOptions(inputSize))).map((d) => ({
         box: plainBox(d.box),
         score: d.score,
       })),
     describeAt,
-    tinyOptions,
+    blazeFace,
   };
 
   /**
-   * The full-frame pass, then (unless it answers) the small-face search, then the second look; each
-   * face found by `find` (detection alone, or with descriptors) and `firstPass`.
+   * The full-frame pass (`firstPass`: detection alone, or with descriptors), then (unless it
+   * answers) the small-face search, then the second look. The search's faces are not described.
    */
   async function findFaces<F extends LocatedFace>(
     image: RgbImage,
     detectOptions: (Omit<DetectOptions, "enough"> & { enough?(faces: F[]): boolean }) | undefined,
     firstPass: (input: tfjs.Tensor3D, passOptions: object) => Promise<F[]>,
-    find: Finder<F>,
-  ): Promise<F[]> {
+  ): Promise<{ faces: F[]; searched: LocatedFace[] }> {
     // The full-frame pass at the width the close-up case was tuned for: its cost and its faces do
     // not depend on how large the frame was decoded. Shrunk here, before any tensor: a 1080p
     // frame as an int32 tensor is 25 MB of fresh memory, and page faults are dear.
@@ -163,21 +161,23 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
       withTensor(toTensor(small), async (input) =>
         (await firstPass(input, passOptions)).map((f) => (factor === 1 ? f : { ...f, box: scaleBox(f.box, factor) })),
       );
-    let faces = await fullFrame(detectorOptions);
+    const faces = await fullFrame(detectorOptions);
     const search = options.smallFaces;
     const near = detectOptions?.near;
+    let searched: LocatedFace[] = [];
     if (search && near?.length !== 0 && !detectOptions?.enough?.(faces)) {
-      const found = faces;
-      faces = [
-        ...found,
-        ...(await withTensor(toTensor(image), (input) => searchSmallFaces(passes, input, found, search, near, find))),
-      ];
+      searched = await withTensor(toTensor(image), (input) => searchSmallFaces(passes, input, faces, search, near));
     }
-    if (faces.length > 0 || !secondOptions || detectOptions?.retry === false) return faces;
+    if (faces.length + searched.length > 0 || !secondOptions || detectOptions?.retry === false)
+      return { faces, searched };
     // Close-ups only: a smaller face is the search's, which looks for it on crops where it is larger.
     const closeUp = (search ?? SMALL_FACE_SEARCH).closeUpShare * Math.min(image.width, image.height);
-    return (await fullFrame(secondOptions)).filter((f) => f.box.width >= closeUp);
+    return { faces: (await fullFrame(secondOptions)).filter((f) => f.box.width >= closeUp), searched };
   }
+  const describe = (image: RgbImage, faces: LocatedFace[]) =>
+    faces.length === 0
+      ? Promise.resolve([])
+      : withTensor(toTensor(image), (input) => describeFaces(passes, input, faces));
   const locateWith = async (input: tfjs.Tensor3D, passOptions: object): Promise<LocatedFace[]> =>
     (await faceapi.detectAllFaces(input, passOptions)).map((d) => ({ box: plainBox(d.box), score: d.score }));
 
@@ -186,12 +186,15 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
     detector: options.detector,
     speedups,
     smallFaces: options.smallFaces,
-    detect: (image, detectOptions) => findFaces(image, detectOptions, analyse, finders.described(passes)),
-    locate: (image, locateOptions) => findFaces(image, locateOptions, locateWith, finders.located(passes)),
-    describe: (image, faces) =>
-      faces.length === 0
-        ? Promise.resolve([])
-        : withTensor(toTensor(image), (input) => describeFaces(passes, input, faces)),
+    async detect(image, detectOptions) {
+      const { faces, searched } = await findFaces(image, detectOptions, analyse);
+      return searched.length === 0 ? faces : [...faces, ...(await describe(image, searched))];
+    },
+    async locate(image, locateOptions) {
+      const { faces, searched } = await findFaces(image, locateOptions, locateWith);
+      return [...faces, ...searched];
+    },
+    describe,
     tensorCount: () => tf.memory().numTensors,
   };
   // Warm-up: compiles the kernels so the first real video is not slowed by it.

@@ -1,16 +1,22 @@
-// Small faces: the tiny detector sees a frame squeezed into its input (416 px): a face much under
-// ~50 px there is lost, so a 1080p classroom's 24–96 px faces vanish. After the full-frame pass,
-// the frame is searched again (detection only) as a whole at a larger input and in overlapping
-// tiles enlarged 1.5× and 2×; each new candidate is then verified, with its landmarks and
-// descriptor, on a crop around it where the face is ~100 px wide (other crops when the first
-// fails). In `all` mode the whole frame is searched now and then, and between, only near the faces
-// seen (SearchScope). Chosen by numbers: scripts/eval/detectors.ts, npm run eval.
+// Small faces: a detector squeezing a 1080p frame into its input loses a classroom's 24–96 px faces.
+// After the full-frame pass, the frame is searched again (detection only) and each new candidate is
+// confirmed by a second look on a crop around it where the face is larger. By default MediaPipe's
+// BlazeFace full-range looks, over 384 px tiles and then on the candidates' crops (engine/blazeface.ts);
+// the `tiny` path is face-api's tiny detector over the frame at 1024 px and over enlarged tiles,
+// confirming on crops. In `all` mode the whole frame is searched now and then, and between, only
+// near the faces seen (SearchScope). Chosen by numbers: scripts/eval/detector-study.ts, npm run eval.
 import type * as tfjs from "@tensorflow/tfjs-core";
+import type { FaceLocator } from "./engine/blazeface.js";
 import { insideShare, iou, mergeBoxes, scaleBox, squareAround, tiles } from "./engine/boxes.js";
 import type { Box, DetectedFace, LocatedFace } from "./engine/types.js";
 
+/** What proposes candidates over the whole frame: BlazeFace full-range tiles (engine/blazeface.ts), or face-api's tiny detector. */
+export const SEARCH_DETECTORS = ["blazeface", "tiny"] as const;
+export type SearchDetector = (typeof SEARCH_DETECTORS)[number];
+
 export interface SmallFaceSearch {
-  /** Tiles of the tiny detector's input size cover the frame enlarged this many times. */
+  detector: SearchDetector;
+  /** `tiny`: tiles of the tiny detector's input size cover the frame enlarged this many times. */
   tileScale: number;
   /** Input size of the tiny detector over the whole frame, for faces too large for a tile. */
   wholeFrameInput: number;
@@ -27,7 +33,7 @@ export interface SmallFaceSearch {
  * a face a seventh of the frame's height is a close-up, not a classroom. The whole frame every 4th
  * sampled frame (2 s at the default 2 fps) names as many of the eval's scenes as every 2nd or every frame.
  */
-export const SMALL_FACE_SEARCH: Omit<SmallFaceSearch, "tileScale"> = {
+export const SMALL_FACE_SEARCH: Omit<SmallFaceSearch, "tileScale" | "detector"> = {
   wholeFrameInput: 1024,
   closeUpShare: 0.15,
   wholeFrameEvery: 4,
@@ -37,13 +43,12 @@ export const SMALL_FACE_SEARCH: Omit<SmallFaceSearch, "tileScale"> = {
 /** The engine's passes, run by face-api (faces.ts). */
 export interface Passes {
   tf: typeof tfjs;
-  /** Detection, landmarks and descriptors, with these detector options. */
-  analyse(input: tfjs.Tensor3D, options: object): Promise<DetectedFace[]>;
   /** Detection alone, by the tiny detector at this input size. */
   locate(input: tfjs.Tensor3D, inputSize: number): Promise<LocatedFace[]>;
+  /** BlazeFace, when the search's detector is `blazeface`. */
+  blazeFace?: FaceLocator;
   /** Landmarks and descriptor of faces at these boxes of `input` (no detection). */
   describeAt(input: tfjs.Tensor3D, boxes: Box[]): Promise<Float32Array[]>;
-  tinyOptions(inputSize: number): object;
 }
 
 /**
@@ -64,44 +69,75 @@ const VERIFY_CROPS: [spread: number, input: number][] = [DESCRIBE_CROP, [2, 224]
  * Faces of `input` the full-frame pass (`found`) missed, boxes in `input`'s pixels: in the whole
  * frame, or only on crops around the boxes `near`.
  */
-export async function searchSmallFaces<F extends LocatedFace>(
+export async function searchSmallFaces(
   passes: Passes,
   input: tfjs.Tensor3D,
   found: LocatedFace[],
   search: SmallFaceSearch,
-  near: Box[] | undefined,
-  find: Finder<F>,
-): Promise<F[]> {
+  near?: Box[],
+): Promise<LocatedFace[]> {
   const [height, width] = input.shape;
-  if (found.some((f) => f.box.width >= search.closeUpShare * Math.min(width, height))) return [];
-  const region = (r: Box, size: [number, number]) => cropRegion(passes.tf, input, r, size);
+  const blazeFace = search.detector === "blazeface" ? passes.blazeFace : undefined;
+  const closeUps = found.filter((f) => f.box.width >= search.closeUpShare * Math.min(width, height));
+  // A close-up answers only when it is a face to BlazeFace too: one false or oversized box of the
+  // first pass would otherwise switch the search off in a classroom.
+  if (closeUps.length > 0) {
+    const sure = blazeFace
+      ? (
+          await blazeFace.lookAround(
+            input,
+            closeUps.map((f) => f.box),
+          )
+        ).some(Boolean)
+      : true;
+    if (sure) return [];
+  }
 
-  const proposals = near?.map((box) => ({ box, score: 1 })) ?? [];
-  if (!near) await proposeInWholeFrame(passes, input, search, region, proposals);
+  // Scored 0: a box where a face was is no detector's word that one is there now.
+  const proposals = near?.map((box) => ({ box, score: 0 })) ?? [];
+  if (!near)
+    proposals.push(...(blazeFace ? await blazeFace.locate(input) : await proposeWithTiny(passes, input, search)));
   const isNew = (box: Box) => !found.some((f) => iou(f.box, box) > 0.3 || insideShare(box, f.box) > 0.6);
   const candidates = mergeBoxes(proposals).filter((p) => isNew(p.box));
+  const confirmed = blazeFace
+    ? await blazeFace.lookAround(
+        input,
+        candidates.map((c) => c.box),
+      )
+    : await confirmWithTiny(passes, input, candidates);
+  return mergeBoxes(confirmed.flatMap((face) => (face && isNew(face.box) ? [face] : [])));
+}
 
-  const verified: F[] = [];
+/** Each candidate confirmed by the tiny detector on a crop around it (other crops when the first fails). */
+async function confirmWithTiny(
+  passes: Passes,
+  input: tfjs.Tensor3D,
+  candidates: LocatedFace[],
+): Promise<(LocatedFace | undefined)[]> {
+  const [height, width] = input.shape;
+  const region = (r: Box, size: [number, number]) => cropRegion(passes.tf, input, r, size);
+  const confirmed: (LocatedFace | undefined)[] = [];
   for (const candidate of candidates) {
-    let confirmed: F | undefined;
+    let face: LocatedFace | undefined;
     for (const [spread, inputSize] of VERIFY_CROPS) {
-      const around = squareAround(candidate.box, width, height, spread);
-      confirmed = await confirm(find, inputSize, candidate.box, around, region);
-      if (confirmed) break;
+      face = await confirm(
+        passes,
+        inputSize,
+        candidate.box,
+        squareAround(candidate.box, width, height, spread),
+        region,
+      );
+      if (face) break;
     }
-    if (confirmed && isNew(confirmed.box)) verified.push(confirmed);
+    confirmed.push(face);
   }
-  return mergeBoxes(verified);
+  return confirmed;
 }
 
 /** Candidates (detection only) from the tiny detector over the whole frame and on tiles of it enlarged. */
-async function proposeInWholeFrame(
-  passes: Passes,
-  input: tfjs.Tensor3D,
-  search: SmallFaceSearch,
-  region: (r: Box, size: [number, number]) => tfjs.Tensor3D,
-  proposals: { box: Box; score: number }[],
-): Promise<void> {
+async function proposeWithTiny(passes: Passes, input: tfjs.Tensor3D, search: SmallFaceSearch): Promise<LocatedFace[]> {
+  const proposals: LocatedFace[] = [];
+  const region = (r: Box, size: [number, number]) => cropRegion(passes.tf, input, r, size);
   const [height, width] = input.shape;
   if (Math.max(width, height) > search.wholeFrameInput)
     proposals.push(...(await passes.locate(input, search.wholeFrameInput)));
@@ -116,6 +152,7 @@ async function proposeInWholeFrame(
       for (const b of boxes) proposals.push({ score: b.score, box: scaleBox(b.box, factor, tile.x, tile.y) });
     }
   }
+  return proposals;
 }
 
 /** `r` of `input`, resized to `size` ([height, width]). */
@@ -149,28 +186,17 @@ export async function describeFaces(
   return described;
 }
 
-/** How a candidate is confirmed on a crop: detection alone (locating), or with descriptors. */
-export type Finder<F extends LocatedFace> = (crop: tfjs.Tensor3D, inputSize: number) => Promise<F[]>;
-
-export const finders = {
-  located: (passes: Passes): Finder<LocatedFace> => passes.locate,
-  described:
-    (passes: Passes): Finder<DetectedFace> =>
-    (crop, input) =>
-      passes.analyse(crop, passes.tinyOptions(input)),
-};
-
 /** The face, if the detector finds it on `around` (scaled to `input`). */
-async function confirm<F extends LocatedFace>(
-  find: Finder<F>,
+async function confirm(
+  passes: Passes,
   input: number,
   candidate: Box,
   around: Box,
   region: (r: Box, size: [number, number]) => tfjs.Tensor3D,
-): Promise<F | undefined> {
+): Promise<LocatedFace | undefined> {
   const factor = input / Math.max(around.width, around.height);
   const size: [number, number] = [Math.round(around.height * factor), Math.round(around.width * factor)];
-  const faces = await withTensor(region(around, size), (t) => find(t, input));
+  const faces = await withTensor(region(around, size), (t) => passes.locate(t, input));
   const centre = { x: around.width / 2, y: around.height / 2 };
   return faces
     .map((f) => ({ ...f, box: scaleBox(f.box, 1 / factor, around.x, around.y) }))

@@ -54,12 +54,10 @@ describe("the search's tilings", () => {
           },
         },
       },
-      analyse: async () => [],
       locate: async () => [],
-      tinyOptions: () => ({}),
     } as unknown as Passes;
     const input = tensor([height, width, 3]) as unknown as Parameters<typeof searchSmallFaces>[1];
-    await searchSmallFaces(passes, input, [], { ...SMALL_FACE_SEARCH, tileScale: 1.5 }, undefined, passes.locate);
+    await searchSmallFaces(passes, input, [], { ...SMALL_FACE_SEARCH, tileScale: 1.5, detector: "tiny" });
     return regions;
   };
 
@@ -72,6 +70,37 @@ describe("the search's tilings", () => {
     const sides = new Set(regions.map((r) => r[3]));
     expect(sides).toEqual(new Set([277, 208]));
     expect(new Set(regions.map((r) => r.join())).size).toBe(regions.length);
+  });
+});
+
+describe("a close-up in the first pass", () => {
+  // Stand-ins: BlazeFace's two looks are counted; its second look confirms the close-up or not.
+  const run = async (confirmed: boolean) => {
+    const calls = { locate: 0, lookAround: 0 };
+    const blazeFace = {
+      locate: async () => {
+        calls.locate++;
+        return [];
+      },
+      lookAround: async (_: unknown, boxes: unknown[]) => {
+        calls.lookAround++;
+        return boxes.map(() => (confirmed ? { box: closeUp, score: 0.9 } : undefined));
+      },
+    };
+    const passes = { tf: {}, blazeFace } as unknown as Passes;
+    const input = { shape: [1080, 1920, 3] } as unknown as Parameters<typeof searchSmallFaces>[1];
+    const search = { ...SMALL_FACE_SEARCH, tileScale: 1.5, detector: "blazeface" as const };
+    await searchSmallFaces(passes, input, [{ box: closeUp, score: 0.5 }], search);
+    return calls;
+  };
+  const closeUp = { x: 700, y: 200, width: 400, height: 400 };
+
+  it("switches the search off when BlazeFace sees a face there too", async () => {
+    expect(await run(true)).toEqual({ locate: 0, lookAround: 1 });
+  });
+
+  it("does not when BlazeFace sees none (a false or oversized box): the frame is searched", async () => {
+    expect(await run(false)).toEqual({ locate: 1, lookAround: 2 });
   });
 });
 
