@@ -140,6 +140,7 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
       })),
     describeAt,
     blazeFace,
+    toTensor,
   };
 
   /**
@@ -166,7 +167,7 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
     const near = detectOptions?.near;
     let searched: LocatedFace[] = [];
     if (search && near?.length !== 0 && !detectOptions?.enough?.(faces)) {
-      searched = await withTensor(toTensor(image), (input) => searchSmallFaces(passes, input, faces, search, near));
+      searched = await searchSmallFaces(passes, image, faces, search, near);
     }
     if (faces.length + searched.length > 0 || !secondOptions || detectOptions?.retry === false)
       return { faces, searched };
@@ -174,10 +175,7 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
     const closeUp = (search ?? SMALL_FACE_SEARCH).closeUpShare * Math.min(image.width, image.height);
     return { faces: (await fullFrame(secondOptions)).filter((f) => f.box.width >= closeUp), searched };
   }
-  const describe = (image: RgbImage, faces: LocatedFace[]) =>
-    faces.length === 0
-      ? Promise.resolve([])
-      : withTensor(toTensor(image), (input) => describeFaces(passes, input, faces));
+  const describe = (image: RgbImage, faces: LocatedFace[]) => describeFaces(passes, image, faces);
   const locateWith = async (input: tfjs.Tensor3D, passOptions: object): Promise<LocatedFace[]> =>
     (await faceapi.detectAllFaces(input, passOptions)).map((d) => ({ box: plainBox(d.box), score: d.score }));
 

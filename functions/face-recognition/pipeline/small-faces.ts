@@ -8,7 +8,8 @@
 import type * as tfjs from "@tensorflow/tfjs-core";
 import type { FaceLocator } from "./engine/blazeface.js";
 import { insideShare, iou, mergeBoxes, scaleBox, squareAround, tiles } from "./engine/boxes.js";
-import type { Box, DetectedFace, LocatedFace } from "./engine/types.js";
+import { crop } from "./engine/images.js";
+import type { Box, DetectedFace, LocatedFace, RgbImage } from "./engine/types.js";
 
 /** What proposes candidates over the whole frame: BlazeFace full-range tiles (engine/blazeface.ts), or face-api's tiny detector. */
 export const SEARCH_DETECTORS = ["blazeface", "tiny"] as const;
@@ -47,6 +48,7 @@ export interface Passes {
   locate(input: tfjs.Tensor3D, inputSize: number): Promise<LocatedFace[]>;
   /** BlazeFace, when the search's detector is `blazeface`. */
   blazeFace?: FaceLocator;
+  toTensor(image: RgbImage): tfjs.Tensor3D;
   /** Landmarks and descriptor of faces at these boxes of `input` (no detection). */
   describeAt(input: tfjs.Tensor3D, boxes: Box[]): Promise<Float32Array[]>;
 }
@@ -71,40 +73,59 @@ const VERIFY_CROPS: [spread: number, input: number][] = [DESCRIBE_CROP, [2, 224]
  */
 export async function searchSmallFaces(
   passes: Passes,
+  image: RgbImage,
+  found: LocatedFace[],
+  search: SmallFaceSearch,
+  near?: Box[],
+): Promise<LocatedFace[]> {
+  const { width, height } = image;
+  const blazeFace = search.detector === "blazeface" ? passes.blazeFace : undefined;
+  if (!blazeFace)
+    return withTensor(passes.toTensor(image), (input) => searchWithTiny(passes, input, found, search, near));
+  const closeUps = found.filter((f) => f.box.width >= search.closeUpShare * Math.min(width, height));
+  // A close-up answers only when it is a face to BlazeFace too: one false or oversized box of the
+  // first pass would otherwise switch the search off in a classroom.
+  if (closeUps.length > 0) {
+    const sure = (
+      await blazeFace.lookAround(
+        image,
+        closeUps.map((f) => f.box),
+      )
+    ).some(Boolean);
+    if (sure) return [];
+  }
+
+  // Scored 0: a box where a face was is no detector's word that one is there now.
+  const proposals = near?.map((box) => ({ box, score: 0 })) ?? [];
+  if (!near) proposals.push(...(await withTensor(passes.toTensor(image), (input) => blazeFace.locate(input))));
+  const isNew = newBeside(found);
+  const candidates = mergeBoxes(proposals).filter((p) => isNew(p.box));
+  const confirmed = await blazeFace.lookAround(
+    image,
+    candidates.map((c) => c.box),
+  );
+  return mergeBoxes(confirmed.flatMap((face) => (face && isNew(face.box) ? [face] : [])));
+}
+
+/** Whether a box is a face that `found` does not hold already. */
+function newBeside(found: LocatedFace[]): (box: Box) => boolean {
+  return (box) => !found.some((f) => iou(f.box, box) > 0.3 || insideShare(box, f.box) > 0.6);
+}
+
+/** The `tiny` search: the tiny detector proposes over the whole frame (or `near`) and confirms on crops. */
+async function searchWithTiny(
+  passes: Passes,
   input: tfjs.Tensor3D,
   found: LocatedFace[],
   search: SmallFaceSearch,
   near?: Box[],
 ): Promise<LocatedFace[]> {
   const [height, width] = input.shape;
-  const blazeFace = search.detector === "blazeface" ? passes.blazeFace : undefined;
-  const closeUps = found.filter((f) => f.box.width >= search.closeUpShare * Math.min(width, height));
-  // A close-up answers only when it is a face to BlazeFace too: one false or oversized box of the
-  // first pass would otherwise switch the search off in a classroom.
-  if (closeUps.length > 0) {
-    const sure = blazeFace
-      ? (
-          await blazeFace.lookAround(
-            input,
-            closeUps.map((f) => f.box),
-          )
-        ).some(Boolean)
-      : true;
-    if (sure) return [];
-  }
-
-  // Scored 0: a box where a face was is no detector's word that one is there now.
-  const proposals = near?.map((box) => ({ box, score: 0 })) ?? [];
-  if (!near)
-    proposals.push(...(blazeFace ? await blazeFace.locate(input) : await proposeWithTiny(passes, input, search)));
-  const isNew = (box: Box) => !found.some((f) => iou(f.box, box) > 0.3 || insideShare(box, f.box) > 0.6);
+  if (found.some((f) => f.box.width >= search.closeUpShare * Math.min(width, height))) return [];
+  const proposals = near?.map((box) => ({ box, score: 0 })) ?? (await proposeWithTiny(passes, input, search));
+  const isNew = newBeside(found);
   const candidates = mergeBoxes(proposals).filter((p) => isNew(p.box));
-  const confirmed = blazeFace
-    ? await blazeFace.lookAround(
-        input,
-        candidates.map((c) => c.box),
-      )
-    : await confirmWithTiny(passes, input, candidates);
+  const confirmed = await confirmWithTiny(passes, input, candidates);
   return mergeBoxes(confirmed.flatMap((face) => (face && isNew(face.box) ? [face] : [])));
 }
 
@@ -165,12 +186,8 @@ function cropRegion(tf: typeof tfjs, input: tfjs.Tensor3D, r: Box, size: [number
  * a face then looks the same to the descriptor whether it was found by the search or the first pass.
  * A face whose landmarks cannot be placed is left out.
  */
-export async function describeFaces(
-  passes: Passes,
-  input: tfjs.Tensor3D,
-  faces: LocatedFace[],
-): Promise<DetectedFace[]> {
-  const [height, width] = input.shape;
+export async function describeFaces(passes: Passes, image: RgbImage, faces: LocatedFace[]): Promise<DetectedFace[]> {
+  const { width, height } = image;
   const [spread, side] = DESCRIBE_CROP;
   const described: DetectedFace[] = [];
   for (const face of faces) {
@@ -178,9 +195,8 @@ export async function describeFaces(
     const factor = side / Math.max(around.width, around.height);
     const size: [number, number] = [Math.round(around.height * factor), Math.round(around.width * factor)];
     const box = scaleBox({ ...face.box, x: face.box.x - around.x, y: face.box.y - around.y }, factor);
-    const [descriptor] = await withTensor(cropRegion(passes.tf, input, around, size), (t) =>
-      passes.describeAt(t, [box]),
-    );
+    const scaled = passes.tf.tidy(() => passes.tf.image.resizeBilinear(passes.toTensor(crop(image, around)), size));
+    const [descriptor] = await withTensor(scaled, (t) => passes.describeAt(t, [box]));
     if (descriptor) described.push({ ...face, descriptor });
   }
   return described;

@@ -6,7 +6,8 @@
 import type * as tfjs from "@tensorflow/tfjs-core";
 import { insideShare, iou } from "./boxes.js";
 import { type GraphModel, loadHumanModel } from "./graph-models.js";
-import type { Box, LocatedFace } from "./types.js";
+import { crop } from "./images.js";
+import type { Box, LocatedFace, RgbImage } from "./types.js";
 
 type Tf = typeof tfjs;
 
@@ -79,7 +80,7 @@ export interface FaceLocator {
    * Each box looked at again on a square around it (the face then a third of the net's input): the
    * face found there nearest the centre and overlapping the box, or undefined.
    */
-  lookAround(frame: tfjs.Tensor3D, boxes: Box[]): Promise<(LocatedFace | undefined)[]>;
+  lookAround(frame: RgbImage, boxes: Box[]): Promise<(LocatedFace | undefined)[]>;
   dispose(): void;
 }
 
@@ -130,7 +131,14 @@ export async function loadBlazeFace(tf: Tf, options: LocateOptions = BLAZEFACE_L
           height: side,
         };
       });
-      const found = await inRegions(frame, regions, options.confirmScore);
+      // Cut out on the CPU: a few crops, not the whole frame as a tensor.
+      const found: LocatedFace[][] = [];
+      for (let i = 0; i < regions.length; i += options.batch) {
+        const chunk = regions.slice(i, i + options.batch);
+        const crops = chunk.map((region) => crop(frame, region));
+        const scores = await runImages(tf, model, crops, variant.input, options.bothHeads === true);
+        found.push(...decode(scores, chunk, anchors, variant.input, options.confirmScore));
+      }
       return boxes.map((box, i) => {
         const region = regions[i] as Box;
         const centre = (b: Box) =>
@@ -173,6 +181,31 @@ export function squareTiles(width: number, height: number, side: number, overlap
     return Array.from({ length: count }, (_, i) => Math.round(i * step));
   };
   return starts(height).flatMap((y) => starts(width).map((x) => ({ x, y, width: side, height: side })));
+}
+
+/** The net's rows for each image (squares, resized to the input), as runTiles gives them. */
+async function runImages(tf: Tf, model: GraphModel, images: RgbImage[], input: number, both: boolean) {
+  const output = tf.tidy(() => {
+    const batch = tf.stack(
+      images.map((image) =>
+        tf.image.resizeBilinear(
+          tf.tensor3d(
+            new Uint8Array(image.rgb.buffer, image.rgb.byteOffset, image.rgb.byteLength),
+            [image.height, image.width, 3],
+            "int32",
+          ),
+          [input, input],
+        ),
+      ),
+    );
+    const result = model.execute(tf.sub(tf.div(batch, 127.5), 1));
+    return rows(tf, Array.isArray(result) ? result : [result], both);
+  });
+  try {
+    return await output.data<"float32">();
+  } finally {
+    output.dispose();
+  }
 }
 
 /** The net's rows for each tile, [tiles, anchors, 17] as one flat array (logit, box, keypoints). */

@@ -55,9 +55,10 @@ describe("the search's tilings", () => {
         },
       },
       locate: async () => [],
+      toTensor: () => tensor([height, width, 3]),
     } as unknown as Passes;
-    const input = tensor([height, width, 3]) as unknown as Parameters<typeof searchSmallFaces>[1];
-    await searchSmallFaces(passes, input, [], { ...SMALL_FACE_SEARCH, tileScale: 1.5, detector: "tiny" });
+    const image = { width, height, rgb: Buffer.alloc(0) };
+    await searchSmallFaces(passes, image, [], { ...SMALL_FACE_SEARCH, tileScale: 1.5, detector: "tiny" });
     return regions;
   };
 
@@ -87,10 +88,10 @@ describe("a close-up in the first pass", () => {
         return boxes.map(() => (confirmed ? { box: closeUp, score: 0.9 } : undefined));
       },
     };
-    const passes = { tf: {}, blazeFace } as unknown as Passes;
-    const input = { shape: [1080, 1920, 3] } as unknown as Parameters<typeof searchSmallFaces>[1];
+    const passes = { tf: {}, blazeFace, toTensor: () => ({ dispose: () => undefined }) } as unknown as Passes;
+    const image = { width: 1920, height: 1080, rgb: Buffer.alloc(0) };
     const search = { ...SMALL_FACE_SEARCH, tileScale: 1.5, detector: "blazeface" as const };
-    await searchSmallFaces(passes, input, [{ box: closeUp, score: 0.5 }], search);
+    await searchSmallFaces(passes, image, [{ box: closeUp, score: 0.5 }], search);
     return calls;
   };
   const closeUp = { x: 700, y: 200, width: 400, height: 400 };

@@ -118,4 +118,19 @@ describe.skipIf(!data)("BlazeFace on a 1080p classroom frame", () => {
       frame.dispose();
     }
   });
+
+  it("confirms each face on a second look around it, and nothing where there is none, leaving no tensor", async () => {
+    const shown = facesAt(scene, 0).map((f) => f.box);
+    const image = { width: 1920, height: 1080, rgb: composeFrame(scene, 0) };
+    const empty = { x: 1700, y: 60, width: 40, height: 40 };
+    await locator.lookAround(image, shown);
+    const before = tf.memory().numTensors;
+    const looks = await locator.lookAround(image, [...shown, empty]);
+    expect(tf.memory().numTensors).toBe(before);
+    // The 24 px face may fall under the second look's score; every face of 32 px and more is confirmed.
+    shown.forEach((face, i) => {
+      if (face.width >= 32) expect(looks[i] && finds(looks[i].box, face), `${face.width} px`).toBe(true);
+    });
+    expect(looks.at(-1)).toBeUndefined();
+  });
 });
