@@ -1,6 +1,8 @@
-// The eval's scenes scored: detection per face-frame and names per scene, by face width and by case.
+// The eval's scenes scored: detection per face-frame (ground truth per frame) and names per scene, by
+// face width, by case, by condition and by gallery size (photos enrolled of the person).
 import type { Box } from "../../functions/face-recognition/pipeline/engine/types.js";
-import { FACE_WIDTHS, facesAt, SCENE_CASES, type SceneVideo } from "./scenes.js";
+import { CONDITIONS } from "./conditions.js";
+import { FACE_WIDTHS, facesAt, SCENE_CASES, SCENE_SECONDS, type SceneVideo } from "./scenes.js";
 
 /** What the pipeline saw in one scene: its sampled frames' detections and the names it decided. */
 export interface SceneObservation {
@@ -34,12 +36,23 @@ export function detects(detection: Box, face: Box): boolean {
   );
 }
 
-/** Detection and identification by face width and by case (scenes rows carry no width: wrong names are per scene). */
-export function sceneRows(observations: SceneObservation[]): {
+export interface SceneRows {
   byWidth: SceneRow[];
   byCase: SceneRow[];
+  byCondition: SceneRow[];
+  /** Known faces by the photos of them enrolled in their scene's gallery (classroom scenes). */
+  byGallery: SceneRow[];
   all: SceneRow;
-} {
+  /** Names given in all (right and wrong), and seconds of video scored. */
+  named: number;
+  seconds: number;
+}
+
+/**
+ * Detection and identification by face width, case, condition and gallery size. Wrong names are
+ * per scene (a name is not tied to a face), so width and gallery rows carry none.
+ */
+export function sceneRows(observations: SceneObservation[]): SceneRows {
   const row = (label: string): SceneRow => ({
     label,
     detected: 0,
@@ -51,9 +64,17 @@ export function sceneRows(observations: SceneObservation[]): {
   });
   const byWidth = new Map(FACE_WIDTHS.map((w) => [w as number, row(`${w} px`)]));
   const byCase = new Map(SCENE_CASES.map((c) => [c as string, row(c)]));
+  const byCondition = new Map(CONDITIONS.map((c) => [c as string, row(c)]));
+  const byGallery = new Map([1, 2].map((n) => [n, row(n === 1 ? "1 photo" : `${n} photos`)]));
   const all = row("all");
+  let named = 0;
+  let seconds = 0;
   for (const { scene, frames, found } of observations) {
-    const rows = (width: number) => [byWidth.get(width), byCase.get(scene.case), all].filter((r) => r !== undefined);
+    const condition = byCondition.get(scene.condition ?? "lit hall");
+    const perScene = [byCase.get(scene.case), condition, all];
+    const rows = (width: number) => [byWidth.get(width), ...perScene].filter((r) => r !== undefined);
+    named += found.length;
+    seconds += scene.seconds ?? SCENE_SECONDS;
     for (const frame of frames) {
       const scale = frame.width / scene.width;
       const shown = facesAt(scene, frame.timeMs / 1000).map(({ face, box }) => ({
@@ -68,17 +89,28 @@ export function sceneRows(observations: SceneObservation[]): {
         }
       }
       const stray = frame.faces.filter((d) => !shown.some((s) => detects(d.box, s.box))).length;
-      for (const r of [byCase.get(scene.case), all]) if (r) r.falseDetections += stray;
+      for (const r of perScene) if (r) r.falseDetections += stray;
     }
     for (const face of scene.faces) {
-      if (!face.source.name) continue;
-      for (const r of rows(face.width)) {
+      const name = face.source.name;
+      if (!name) continue;
+      const photos = scene.roster?.find((p) => p.name === name)?.photos.length;
+      for (const r of [...rows(face.width), photos === undefined ? undefined : byGallery.get(photos)]) {
+        if (!r) continue;
         r.known++;
-        if (found.includes(face.source.name)) r.named++;
+        if (found.includes(name)) r.named++;
       }
     }
     const wrong = found.filter((name) => !scene.expected.includes(name)).length;
-    for (const r of [byCase.get(scene.case), all]) if (r) r.wrongNames += wrong;
+    for (const r of perScene) if (r) r.wrongNames += wrong;
   }
-  return { byWidth: [...byWidth.values()], byCase: [...byCase.values()], all };
+  return {
+    byWidth: [...byWidth.values()],
+    byCase: [...byCase.values()],
+    byCondition: [...byCondition.values()],
+    byGallery: [...byGallery.values()],
+    all,
+    named,
+    seconds,
+  };
 }

@@ -1,7 +1,9 @@
-// The eval's scenes (scenes.ts) drawn and encoded: frames composed on a quiet background, piped
-// raw to ffmpeg (H.264), stored turned with rotation metadata where the case says so.
+// The eval's scenes (scenes.ts) drawn and encoded: frames composed on their background, in their
+// condition (conditions.ts), piped raw to ffmpeg (H.264 at the condition's CRF), stored turned with
+// rotation metadata where the case says so.
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -10,6 +12,8 @@ import { resample } from "../../functions/face-recognition/pipeline/engine/image
 import type { Box, RgbImage } from "../../functions/face-recognition/pipeline/engine/types.js";
 import { loadFaceEngine } from "../../functions/face-recognition/pipeline/faces.js";
 import { readFrames } from "../../functions/face-recognition/pipeline/decode/decoder.js";
+import { syntheticBackdrop } from "./backgrounds.js";
+import { applyLight, CONDITION_SPECS, cameraOffset, shiftInto, turnCrop } from "./conditions.js";
 import type { Split } from "./dataset.js";
 import {
   cropExtent,
@@ -17,6 +21,7 @@ import {
   planScenes,
   SCENE_FPS,
   SCENE_SECONDS,
+  type PlacedFace,
   type Scene,
   type SceneCase,
   type SceneVideo,
@@ -26,65 +31,65 @@ import {
 
 const run = promisify(execFile);
 
-/** A quiet textured background (a gradient and coarse blotches), the same for a seed. */
-function background(width: number, height: number, seed: number): Buffer {
-  const random = seededRandom(seed);
-  const grid = 64;
-  const gw = Math.ceil(width / grid) + 2;
-  const gh = Math.ceil(height / grid) + 2;
-  const blotches = Float32Array.from({ length: gw * gh }, () => (random() - 0.5) * 40);
-  const tint = [random() * 40 - 20, random() * 40 - 20, random() * 40 - 20];
-  const rgb = Buffer.alloc(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    const gy = y / grid;
-    const y0 = Math.floor(gy);
-    const fy = gy - y0;
-    for (let x = 0; x < width; x++) {
-      const gx = x / grid;
-      const x0 = Math.floor(gx);
-      const fx = gx - x0;
-      const at = (i: number, j: number) => blotches[j * gw + i] as number;
-      const blotch =
-        (at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx) * (1 - fy) +
-        (at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx) * fy;
-      const base = 90 + (60 * y) / height + blotch;
-      const o = (y * width + x) * 3;
-      for (let c = 0; c < 3; c++) rgb[o + c] = clamp(base + (tint[c] as number));
-    }
-  }
-  return rgb;
+/** The crop at this face width, scaled by area averaging (a face shrunk 6× keeps its features), turned if so. */
+function scaledCrop(face: PlacedFace): RgbImage {
+  const { scale, crop, width, height } = cropExtent(face.source, face.width);
+  const image = resample(face.source.image, crop, width, height, 1 / scale, 1 / scale);
+  return face.squeeze === undefined ? image : turnCrop(image, face.squeeze, face.shear ?? 0);
 }
 
-const clamp = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
-
-/** The crop at this face width, scaled by area averaging (a face shrunk 6× keeps its features). */
-function scaledCrop(source: SourcePhoto, faceWidth: number): RgbImage {
-  const { scale, crop, width, height } = cropExtent(source, faceWidth);
-  return resample(source.image, crop, width, height, 1 / scale, 1 / scale);
+/** The scene's background: its backdrop file, or the synthetic one of its seed. */
+export function sceneBackdrop(scene: Scene): Buffer {
+  return scene.backdrop ? readFileSync(scene.backdrop) : syntheticBackdrop(scene.width, scene.height, scene.seed);
 }
 
-/** The displayed frame at `seconds`. */
-export function composeFrame(
-  scene: Scene,
-  seconds: number,
-  backdrop = background(scene.width, scene.height, scene.seed),
-) {
-  const frame = Buffer.from(backdrop);
-  for (const { face, box } of facesAt(scene, seconds)) {
-    const crop = scaledCrop(face.source, face.width);
-    const extent = cropExtent(face.source, face.width);
-    const left = box.x - extent.faceX;
-    const top = box.y - extent.faceY;
-    for (let y = 0; y < crop.height; y++) {
-      const fy = top + y;
-      if (fy < 0 || fy >= scene.height) continue;
-      for (let x = 0; x < crop.width; x++) {
-        const fx = left + x;
-        if (fx < 0 || fx >= scene.width) continue;
-        crop.rgb.copy(frame, (fy * scene.width + fx) * 3, (y * crop.width + x) * 3, (y * crop.width + x) * 3 + 3);
+/** The displayed frame at `seconds`: background moved by the camera, faces, bars over hidden faces, light and noise. */
+export function composeFrame(scene: Scene, seconds: number, backdrop = sceneBackdrop(scene)) {
+  const frame = Buffer.alloc(scene.width * scene.height * 3);
+  const { dx, dy } = cameraOffset(scene.camera, seconds);
+  shiftInto(frame, backdrop, scene.width, scene.height, dx, dy);
+  const paint = (
+    left: number,
+    top: number,
+    w: number,
+    h: number,
+    pixel: (x: number, y: number, c: number) => number,
+  ) => {
+    for (let y = Math.max(0, top); y < Math.min(scene.height, top + h); y++)
+      for (let x = Math.max(0, left); x < Math.min(scene.width, left + w); x++) {
+        const o = (y * scene.width + x) * 3;
+        for (let c = 0; c < 3; c++) frame[o + c] = pixel(x - left, y - top, c);
       }
+  };
+  for (const { face, box } of facesAt(scene, seconds)) {
+    const crop = scaledCrop(face);
+    const extent = cropExtent(face.source, face.width);
+    const left = box.x - Math.round(extent.faceX * (face.squeeze ?? 1));
+    // Edges blended into the background over 8% of the crop: a head, not a photo pinned on a wall
+    // (a detector may take a pasted photo's hard frame for a face's).
+    const feather = Math.max(2, Math.round(0.08 * Math.min(crop.width, crop.height)));
+    const top = box.y - extent.faceY;
+    paint(left, top, crop.width, crop.height, (x, y, c) => {
+      const edge = Math.min(x, y, crop.width - 1 - x, crop.height - 1 - y) + 0.5;
+      const alpha = Math.min(1, edge / feather);
+      const under = frame[((top + y) * scene.width + left + x) * 3 + c] as number;
+      return Math.round(alpha * (crop.rgb[(y * crop.width + x) * 3 + c] as number) + (1 - alpha) * under);
+    });
+    if (face.hidden) {
+      // A dark bar (a raised laptop lid, a hand) from the chin up, wider than the face.
+      const top = box.y + Math.round(box.height * (1 - face.hidden));
+      const shade = [52, 48, 58];
+      paint(
+        box.x - Math.round(box.width * 0.2),
+        top,
+        Math.round(box.width * 1.4),
+        Math.round(box.height * face.hidden * 1.3),
+        (_x, _y, c) => shade[c] as number,
+      );
     }
   }
+  const spec = CONDITION_SPECS[scene.condition ?? "lit hall"];
+  applyLight(frame, spec, seededRandom(scene.seed * 7919 + Math.round(seconds * 1000)));
   return frame;
 }
 
@@ -100,15 +105,27 @@ function storage(sceneCase: SceneCase): { filter: string[]; rotate?: number } {
 export async function writeScene(scene: Scene, dir: string): Promise<SceneVideo> {
   const file = join(dir, `${scene.id}.mp4`);
   const { filter, rotate } = storage(scene.case);
+  const fps = scene.fps ?? SCENE_FPS;
   // ffmpeg 5.1 drops rotation metadata when encoding: it is set on a stream copy afterwards.
   const encoded = rotate === undefined ? file : join(dir, `${scene.id}.stored.mp4`);
   const ffmpeg = spawn(
     "ffmpeg",
     [
       ...["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"],
-      ...["-s", `${scene.width}x${scene.height}`, "-r", String(SCENE_FPS), "-i", "pipe:0"],
+      ...["-s", `${scene.width}x${scene.height}`, "-r", String(fps), "-i", "pipe:0"],
       ...filter,
-      ...["-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-pix_fmt", "yuv420p", "-threads", "1"],
+      ...[
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-crf",
+        String(scene.crf ?? 18),
+        "-pix_fmt",
+        "yuv420p",
+        "-threads",
+        "1",
+      ],
       ...["-movflags", "+faststart", encoded],
     ],
     { stdio: ["pipe", "ignore", "pipe"] },
@@ -118,9 +135,9 @@ export async function writeScene(scene: Scene, dir: string): Promise<SceneVideo>
     errors += chunk.toString();
   });
   const exited = once(ffmpeg, "close");
-  const backdrop = background(scene.width, scene.height, scene.seed);
-  for (let i = 0; i < SCENE_FPS * SCENE_SECONDS; i++) {
-    if (!ffmpeg.stdin.write(composeFrame(scene, i / SCENE_FPS, backdrop))) await once(ffmpeg.stdin, "drain");
+  const backdrop = sceneBackdrop(scene);
+  for (let i = 0; i < Math.round(fps * (scene.seconds ?? SCENE_SECONDS)); i++) {
+    if (!ffmpeg.stdin.write(composeFrame(scene, i / fps, backdrop))) await once(ffmpeg.stdin, "drain");
   }
   ffmpeg.stdin.end();
   const [code] = (await exited) as [number | null];
@@ -178,9 +195,27 @@ export async function locatePhoto(
   throw new Error(`no face found in ${file}`);
 }
 
+/** SSD (the most thorough detector here) to locate the faces of the photos pasted into scenes. */
+export async function photoDetector(
+  settings: Pick<RecognitionSettings, "backend" | "speedups">,
+  minDetectionScore = 0.5,
+) {
+  const ssd = await loadFaceEngine({
+    detector: "ssd",
+    backend: settings.backend,
+    minDetectionScore,
+    tinyInputSize: 416,
+    tinySecondInputSize: 0,
+    detectWidth: 0,
+    speedups: settings.speedups,
+  });
+  return (image: RgbImage) => ssd.detect(image);
+}
+
 /**
- * The eval's ten scenes, written to `work`: the held-out photos and the strangers, each face located
- * by SSD (the most thorough detector here), which sets each face's width.
+ * The older scene set, written to `work`: the held-out photos of `split` and the strangers in 10
+ * scenes of 6 known people and 2 strangers, through the conditions in turn (scripts that study the
+ * detector use it; the eval's classroom scenes are composeClassroom's).
  */
 export async function composeScenes(
   data: string,
@@ -188,16 +223,7 @@ export async function composeScenes(
   work: string,
   settings: Pick<RecognitionSettings, "backend" | "speedups">,
 ): Promise<SceneVideo[]> {
-  const ssd = await loadFaceEngine({
-    detector: "ssd",
-    backend: settings.backend,
-    minDetectionScore: 0.5,
-    tinyInputSize: 416,
-    tinySecondInputSize: 0,
-    detectWidth: 0,
-    speedups: settings.speedups,
-  });
-  const detect = (image: RgbImage) => ssd.detect(image);
+  const detect = await photoDetector(settings);
   const known = [];
   for (const photo of split.heldOut) known.push(await locatePhoto(photo.name, photo.file, detect));
   const unknown = [];
