@@ -55,7 +55,7 @@ export async function observeVideo(
   const scope = engine.smallFaces && new SearchScope(wholeFrameEvery);
   for await (const frame of readFrames(file, options)) {
     // Every face described, as `all` mode would describe it: the tracker's budget is replayed offline.
-    const located = await engine.locate(frame, { near: scope?.next() });
+    const located = await engine.locate(frame, { near: scope?.next(), besideCloseUps: true });
     scope?.saw(located);
     frames.push({ timeMs: frame.timeMs, width: frame.width, faces: await engine.describe(frame, located) });
   }

@@ -27,6 +27,11 @@ export interface DetectOptions {
   near?: Box[];
   /** false: a frame with no face is not looked at again at the second input size (enrollment pads instead). */
   retry?: boolean;
+  /**
+   * Search for small faces even beside a close-up: someone near the camera does not empty the back
+   * rows (`all` mode). Else a close-up that BlazeFace confirms answers, as in the original.
+   */
+  besideCloseUps?: boolean;
 }
 
 /** The narrow interface the pipeline sees. */
@@ -39,7 +44,7 @@ export interface FaceEngine {
   readonly smallFaces?: SmallFaceSearch;
   detect(image: RgbImage, options?: DetectOptions): Promise<DetectedFace[]>;
   /** The faces `detect` finds, not described: a track's face need not be described in every frame. */
-  locate(image: RgbImage, options?: Pick<DetectOptions, "near">): Promise<LocatedFace[]>;
+  locate(image: RgbImage, options?: Pick<DetectOptions, "near" | "besideCloseUps">): Promise<LocatedFace[]>;
   /** These faces of `image` described, each on a crop where it is ~100 px wide (describeFaces). */
   describe(image: RgbImage, faces: LocatedFace[]): Promise<DetectedFace[]>;
   /** Live tensors in the engine: flat across frames when nothing leaks. */
@@ -167,7 +172,8 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
     const near = detectOptions?.near;
     let searched: LocatedFace[] = [];
     if (search && near?.length !== 0 && !detectOptions?.enough?.(faces)) {
-      searched = await searchSmallFaces(passes, image, faces, search, near);
+      const closeUps = detectOptions?.besideCloseUps ? [] : faces;
+      searched = await searchSmallFaces(passes, image, faces, search, near, closeUps);
     }
     if (faces.length + searched.length > 0 || !secondOptions || detectOptions?.retry === false)
       return { faces, searched };

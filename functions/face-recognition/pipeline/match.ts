@@ -44,6 +44,18 @@ export function isSmallFace(face: Pick<DetectedFace, "box">): boolean {
   return Math.min(face.box.width, face.box.height) < SMALL_FACE_PX;
 }
 
+/**
+ * A small face's descriptor is blurred: the right person lies farther from it than from a sharp one,
+ * so a small face (or a track of them) is named up to this much past the threshold. Chosen on the
+ * classroom eval's tuning split (npm run eval -- scenes).
+ */
+export const SMALL_FACE_SLACK = 0.05;
+
+/** The largest distance accepted for a face (or a track) of this size. */
+export function thresholdFor(rules: MatchRules, small: boolean): number {
+  return small ? rules.threshold + SMALL_FACE_SLACK : rules.threshold;
+}
+
 /** Distance from a face's descriptor to the nearest descriptor of every person (small copies for small faces). */
 export function distancesByPerson(index: MatchIndex, face: Pick<DetectedFace, "box" | "descriptor">): Float64Array {
   const { descriptor } = face;
@@ -89,7 +101,7 @@ export function judgeFace(index: MatchIndex, face: DetectedFace, rules: MatchRul
   const distance = distances[first] as number;
   const secondDistance = second < 0 ? Number.POSITIVE_INFINITY : (distances[second] as number);
   const name = index.names[first] as string;
-  if (distance <= rules.threshold && secondDistance - distance >= rules.margin) {
+  if (distance <= thresholdFor(rules, isSmallFace(face)) && secondDistance - distance >= rules.margin) {
     return { kind: "known", name, distance, secondDistance };
   }
   return { kind: "unknown", distance, nearest: name };

@@ -63,7 +63,7 @@ export async function recognizeVideo(
     } else {
       // The search covers the whole frame only now and then (SearchScope); faces are described only
       // where the tracker needs it (Tracker.plan).
-      const located = await engine.locate(frame, { near: scope?.next() });
+      const located = await engine.locate(frame, { near: scope?.next(), besideCloseUps: true });
       scope?.saw(located);
       const wanted = tracker.plan(located);
       const described = await engine.describe(

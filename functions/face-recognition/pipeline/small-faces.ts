@@ -77,12 +77,16 @@ export async function searchSmallFaces(
   found: LocatedFace[],
   search: SmallFaceSearch,
   near?: Box[],
+  /** The faces whose close-ups (confirmed) switch the search off: `found`, or none. */
+  closeUpsOf: LocatedFace[] = found,
 ): Promise<LocatedFace[]> {
   const { width, height } = image;
   const blazeFace = search.detector === "blazeface" ? passes.blazeFace : undefined;
   if (!blazeFace)
-    return withTensor(passes.toTensor(image), (input) => searchWithTiny(passes, input, found, search, near));
-  const closeUps = found.filter((f) => f.box.width >= search.closeUpShare * Math.min(width, height));
+    return withTensor(passes.toTensor(image), (input) =>
+      searchWithTiny(passes, input, found, search, near, closeUpsOf),
+    );
+  const closeUps = closeUpsOf.filter((f) => f.box.width >= search.closeUpShare * Math.min(width, height));
   // A close-up answers only when it is a face to BlazeFace too: one false or oversized box of the
   // first pass would otherwise switch the search off in a classroom.
   if (closeUps.length > 0) {
@@ -118,10 +122,11 @@ async function searchWithTiny(
   input: tfjs.Tensor3D,
   found: LocatedFace[],
   search: SmallFaceSearch,
-  near?: Box[],
+  near: Box[] | undefined,
+  closeUpsOf: LocatedFace[],
 ): Promise<LocatedFace[]> {
   const [height, width] = input.shape;
-  if (found.some((f) => f.box.width >= search.closeUpShare * Math.min(width, height))) return [];
+  if (closeUpsOf.some((f) => f.box.width >= search.closeUpShare * Math.min(width, height))) return [];
   const proposals = near?.map((box) => ({ box, score: 0 })) ?? (await proposeWithTiny(passes, input, search));
   const isNew = newBeside(found);
   const candidates = mergeBoxes(proposals).filter((p) => isNew(p.box));

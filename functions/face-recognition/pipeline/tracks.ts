@@ -8,7 +8,15 @@
 // (`plan`), then only now and then, to notice a different person at the same place.
 import { iou } from "./engine/boxes.js";
 import type { Box, LocatedFace } from "./engine/types.js";
-import { distancesByPerson, euclidean, isJudged, type MatchIndex, type MatchRules } from "./match.js";
+import {
+  distancesByPerson,
+  euclidean,
+  isJudged,
+  type MatchIndex,
+  type MatchRules,
+  SMALL_FACE_PX,
+  thresholdFor,
+} from "./match.js";
 
 /** Faces closer than this to a track's mean are the same person wherever they are (same-person median is 0.43). */
 const SAME_FACE = 0.4;
@@ -24,6 +32,8 @@ const MAX_DESCRIPTIONS = 8;
 const RECHECK_FRAMES = 2;
 /** A face this much wider than a track's widest described face is described: it shows the person better. */
 const WIDER = 1.25;
+/** A track counts as an unknown person only when one of its faces had a detector score this high. */
+const SURE_FACE = 0.7;
 
 /** A face as the tracker takes it: described, or located only (then followed by place). */
 export interface TrackedFace extends LocatedFace {
@@ -43,6 +53,8 @@ interface Track {
   widestDescribed: number;
   /** Per person, the smallest distance of one of its faces. */
   nearest: Float64Array;
+  /** The highest detector score of its faces. */
+  bestScore: number;
 }
 
 export interface TimeRange {
@@ -147,7 +159,7 @@ export class Tracker {
 
   private clearlyUnknown(track: Track): boolean {
     const best = Math.min(...Array.from(track.distanceSums, (sum) => sum / track.described));
-    return best > this.rules.threshold + 0.1;
+    return best > thresholdFor(this.rules, isSmallTrack(track)) + 0.1;
   }
 
   private start(face: TrackedFace & { descriptor: Float32Array }, frame: number): Track {
@@ -161,6 +173,7 @@ export class Tracker {
       lastDescribed: frame,
       widestDescribed: 0,
       nearest: new Float64Array(people).fill(Number.POSITIVE_INFINITY),
+      bestScore: 0,
     };
     this.extend(track, face, frame);
     return track;
@@ -168,6 +181,7 @@ export class Tracker {
 
   private extend(track: Track, face: TrackedFace, frame: number): void {
     track.box = face.box;
+    track.bestScore = Math.max(track.bestScore, face.score);
     if (track.frames.at(-1) !== frame) track.frames.push(frame);
     if (!face.descriptor) return;
     const distances = distancesByPerson(this.index, { box: face.box, descriptor: face.descriptor });
@@ -203,7 +217,7 @@ export class Tracker {
     if (first < 0) return undefined;
     const mean = means[first] as number;
     const next = second < 0 ? Number.POSITIVE_INFINITY : (means[second] as number);
-    if (mean > this.rules.threshold || next - mean < this.rules.margin) return undefined;
+    if (mean > thresholdFor(this.rules, isSmallTrack(track)) || next - mean < this.rules.margin) return undefined;
     return { name: this.index.names[first] as string, mean, person: first };
   }
 
@@ -235,9 +249,14 @@ export class Tracker {
       .sort((a, b) => a.firstSeenMs - b.firstSeenMs || a.meanDistance - b.meanDistance);
   }
 
-  /** Tracks no one is named for: the strangers (each counted once, however many frames they are in). */
+  /**
+   * Tracks no one is named for: the strangers (each counted once, however many frames they are in).
+   * Only a face seen in enough frames and surely a face counts: the search's weaker boxes (an emblem,
+   * a poster) are described, never named, and not reported as people.
+   */
   unknownTracks(): number {
-    return this.tracks.filter((t) => !this.nameOf(t)).length;
+    const needed = Math.max(1, Math.min(this.rules.minFrames, this.times.length));
+    return this.tracks.filter((t) => !this.nameOf(t) && t.frames.length >= needed && t.bestScore >= SURE_FACE).length;
   }
 
   private ranges(frames: number[]): TimeRange[] {
@@ -251,4 +270,9 @@ export class Tracker {
     });
     return ranges;
   }
+}
+
+/** A track of small faces only: none of its described faces was as wide as a sharp one. */
+function isSmallTrack(track: Track): boolean {
+  return track.widestDescribed < SMALL_FACE_PX;
 }

@@ -125,6 +125,21 @@ describe("Tracker", () => {
   });
 });
 
+describe("Tracker.unknownTracks", () => {
+  const stranger = near(60, 0);
+  const count = (frames: DetectedFace[][]) => run(frames).tracker.unknownTracks();
+
+  it("counts a stranger seen surely, in enough frames, once", () => {
+    expect(count([[face(stranger)], [face(stranger)], [face(stranger)]])).toBe(1);
+  });
+
+  it("does not count a box the detector was never sure of (an emblem, a poster), nor one seen in one frame", () => {
+    const unsure = { ...face(stranger), score: 0.6 };
+    expect(count([[unsure], [unsure], [unsure]])).toBe(0);
+    expect(count([[face(stranger)], [], []])).toBe(0);
+  });
+});
+
 describe("Tracker.plan (which faces are described)", () => {
   /** Frames of faces fed as recognizeVideo feeds them: only the faces planned are described. */
   function planned(frames: DetectedFace[][]) {
