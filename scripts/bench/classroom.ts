@@ -14,10 +14,10 @@ import { toMatchIndex } from "../../functions/face-recognition/gallery/format.js
 import type { FrameOptions } from "../../functions/face-recognition/pipeline/decode/decoder.js";
 import { startDecoderAhead } from "../../functions/face-recognition/pipeline/decode/decoder.js";
 import { startDecoder } from "../../functions/face-recognition/pipeline/decode/host/host-decoder.js";
-import { type FaceEngine, loadFaceEngine, type RgbImage } from "../../functions/face-recognition/pipeline/faces.js";
+import type { FaceEngine } from "../../functions/face-recognition/pipeline/faces.js";
 import { recognizeVideo } from "../../functions/face-recognition/pipeline/recognize.js";
 import { frameOptions, matchRules } from "../../functions/face-recognition/runtime.js";
-import { composeFrame, locatePhoto } from "../eval/scene-video.js";
+import { composeFrame, locatePhoto, photoDetector } from "../eval/scene-video.js";
 import type { SourcePhoto } from "../eval/scenes.js";
 import { CLASSROOM, type ClassroomPlan, countNamed, planClassroom, planKey, toScene } from "./classroom-plan.js";
 import { median, REPEATS, round, sum, timed } from "./stats.js";
@@ -123,16 +123,7 @@ async function sceneFiles(plans: ClassroomPlan[], settings: RecognitionSettings,
   const files = plans.map((plan) => join(dir, `${plan.id}.mp4`));
   if (files.every((f) => existsSync(f))) return { dir, files };
   say(`composing ${plans.length} classroom scenes into ${dir} ...`);
-  const ssd = await loadFaceEngine({
-    detector: "ssd",
-    backend: settings.backend,
-    minDetectionScore: 0.5,
-    tinyInputSize: 416,
-    tinySecondInputSize: 0,
-    detectWidth: 0,
-    speedups: settings.speedups,
-  });
-  const detect = (image: RgbImage) => ssd.detect(image);
+  const detect = await photoDetector(settings);
   const located = new Map<string, SourcePhoto>();
   for (const face of plans.flatMap((p) => p.faces))
     if (!located.has(face.photo)) located.set(face.photo, await locatePhoto(face.name, face.photo, detect));

@@ -172,8 +172,8 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
     const near = detectOptions?.near;
     let searched: LocatedFace[] = [];
     if (search && near?.length !== 0 && !detectOptions?.enough?.(faces)) {
-      const closeUps = detectOptions?.besideCloseUps ? [] : faces;
-      searched = await searchSmallFaces(passes, image, faces, search, near, closeUps);
+      const scope = { near, besideCloseUps: detectOptions?.besideCloseUps };
+      searched = await searchSmallFaces(passes, image, faces, search, scope);
     }
     if (faces.length + searched.length > 0 || !secondOptions || detectOptions?.retry === false)
       return { faces, searched };

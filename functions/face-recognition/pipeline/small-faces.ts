@@ -67,6 +67,13 @@ const TILE_INPUT = 416;
  */
 const VERIFY_CROPS: [spread: number, input: number][] = [DESCRIBE_CROP, [2, 224], [4, 512]];
 
+export interface SearchOptions {
+  /** Only on crops around these boxes, not in the whole frame. */
+  near?: Box[];
+  /** Search even beside a close-up of the first pass (`all` mode), else a confirmed close-up answers. */
+  besideCloseUps?: boolean;
+}
+
 /**
  * Faces of `input` the full-frame pass (`found`) missed, boxes in `input`'s pixels: in the whole
  * frame, or only on crops around the boxes `near`.
@@ -76,17 +83,16 @@ export async function searchSmallFaces(
   image: RgbImage,
   found: LocatedFace[],
   search: SmallFaceSearch,
-  near?: Box[],
-  /** The faces whose close-ups (confirmed) switch the search off: `found`, or none. */
-  closeUpsOf: LocatedFace[] = found,
+  scope: SearchOptions = {},
 ): Promise<LocatedFace[]> {
   const { width, height } = image;
+  const { near } = scope;
   const blazeFace = search.detector === "blazeface" ? passes.blazeFace : undefined;
   if (!blazeFace)
-    return withTensor(passes.toTensor(image), (input) =>
-      searchWithTiny(passes, input, found, search, near, closeUpsOf),
-    );
-  const closeUps = closeUpsOf.filter((f) => f.box.width >= search.closeUpShare * Math.min(width, height));
+    return withTensor(passes.toTensor(image), (input) => searchWithTiny(passes, input, found, search, scope));
+  const closeUps = scope.besideCloseUps
+    ? []
+    : found.filter((f) => f.box.width >= search.closeUpShare * Math.min(width, height));
   // A close-up answers only when it is a face to BlazeFace too: one false or oversized box of the
   // first pass would otherwise switch the search off in a classroom.
   if (closeUps.length > 0) {
@@ -99,7 +105,7 @@ export async function searchSmallFaces(
     if (sure) return [];
   }
 
-  // Scored 0: a box where a face was is no detector's word that one is there now.
+  // A box where a face was carries no detector's score: the second look decides.
   const proposals = near?.map((box) => ({ box, score: 0 })) ?? [];
   if (!near) proposals.push(...(await withTensor(passes.toTensor(image), (input) => blazeFace.locate(input))));
   const isNew = newBeside(found);
@@ -122,11 +128,11 @@ async function searchWithTiny(
   input: tfjs.Tensor3D,
   found: LocatedFace[],
   search: SmallFaceSearch,
-  near: Box[] | undefined,
-  closeUpsOf: LocatedFace[],
+  { near, besideCloseUps }: SearchOptions,
 ): Promise<LocatedFace[]> {
   const [height, width] = input.shape;
-  if (closeUpsOf.some((f) => f.box.width >= search.closeUpShare * Math.min(width, height))) return [];
+  const closeUp = found.some((f) => f.box.width >= search.closeUpShare * Math.min(width, height));
+  if (closeUp && !besideCloseUps) return [];
   const proposals = near?.map((box) => ({ box, score: 0 })) ?? (await proposeWithTiny(passes, input, search));
   const isNew = newBeside(found);
   const candidates = mergeBoxes(proposals).filter((p) => isNew(p.box));

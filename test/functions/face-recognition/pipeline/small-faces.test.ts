@@ -1,6 +1,3 @@
-// The small-face search on a real 1080p frame composed from the labeled
-// photos, with the real models (also on stock face-api: vitest project "stock").
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type FaceEngine, loadFaceEngine } from "../../../../functions/face-recognition/pipeline/faces.js";
 import {
@@ -10,8 +7,9 @@ import {
   searchSmallFaces,
 } from "../../../../functions/face-recognition/pipeline/small-faces.js";
 import { detects } from "../../../../scripts/eval/scene-score.js";
-import { composeFrame, readPhoto } from "../../../../scripts/eval/scene-video.js";
-import { facesAt, type Scene, type SourcePhoto } from "../../../../scripts/eval/scenes.js";
+import { composeFrame } from "../../../../scripts/eval/scene-video.js";
+import { facesAt, type Scene } from "../../../../scripts/eval/scenes.js";
+import { photoRowScene } from "../../../support/photo-row.js";
 import { requireData } from "../../../support/data.js";
 import { testEngineOptions } from "../../../support/engine.js";
 
@@ -115,29 +113,16 @@ describe.skipIf(!data)("the engine on a 1080p classroom-like frame", () => {
   beforeAll(async () => {
     plain = await loadFaceEngine(testEngineOptions({ smallFaces: undefined }));
     searching = await loadFaceEngine(testEngineOptions());
-    const photo = async (name: string): Promise<SourcePhoto> => ({
-      name,
-      file: name,
-      image: await readPhoto(join(data as string, "people", name, "1.png")),
-      // Where SSD puts the face in these 150×150 crops, near enough to set the face's width.
-      face: { x: 12, y: 0, width: 128, height: 150 },
-    });
-    const people = await Promise.all(["leonard", "penny", "raj", "sheldon"].map(photo));
-    scene = {
-      id: "classroom",
-      case: "landscape",
-      width: 1920,
-      height: 1080,
-      seed: 3,
-      faces: people.map((source, i) => ({
-        source,
-        width: [40, 48, 64, 96][i] as number,
-        x: 200 + 420 * i,
-        y: 300 + 120 * i,
-        vx: 0,
-        vy: 0,
-      })),
-    };
+    scene = await photoRowScene(
+      data as string,
+      [
+        { name: "leonard", width: 40 },
+        { name: "penny", width: 48 },
+        { name: "raj", width: 64 },
+        { name: "sheldon", width: 96 },
+      ],
+      { x: 200, y: 300, dx: 420, dy: 120 },
+    );
   });
 
   const frame = () => ({ width: 1920, height: 1080, rgb: composeFrame(scene, 0) });

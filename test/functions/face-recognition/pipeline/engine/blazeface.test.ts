@@ -1,6 +1,3 @@
-// BlazeFace full-range as the small-face search's proposal step (engine/blazeface.ts): on a composed
-// 1080p classroom frame it finds faces of 24–96 px, nothing else, and leaves no tensor behind.
-import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -13,8 +10,9 @@ import {
 import { iou } from "../../../../../functions/face-recognition/pipeline/engine/boxes.js";
 import { startFaceApi } from "../../../../../functions/face-recognition/pipeline/engine/face-api.js";
 import type { Box } from "../../../../../functions/face-recognition/pipeline/engine/types.js";
-import { composeFrame, readPhoto } from "../../../../../scripts/eval/scene-video.js";
-import { facesAt, type Scene, type SourcePhoto } from "../../../../../scripts/eval/scenes.js";
+import { composeFrame } from "../../../../../scripts/eval/scene-video.js";
+import { facesAt, type Scene } from "../../../../../scripts/eval/scenes.js";
+import { photoRowScene } from "../../../../support/photo-row.js";
 import { requireData } from "../../../../support/data.js";
 
 describe("suppress", () => {
@@ -65,29 +63,18 @@ describe.skipIf(!data)("BlazeFace on a 1080p classroom frame", () => {
   beforeAll(async () => {
     ({ tf } = await startFaceApi("wasm"));
     locator = await loadBlazeFace(tf, BLAZEFACE_LOCATE);
-    const photo = async (name: string): Promise<SourcePhoto> => ({
-      name,
-      file: name,
-      image: await readPhoto(join(data as string, "people", name, "1.png")),
-      // Where SSD puts the face in these 150×150 crops, near enough to set the face's width.
-      face: { x: 12, y: 0, width: 128, height: 150 },
-    });
-    const people = await Promise.all(["leonard", "penny", "raj", "sheldon", "howard", "amy"].map(photo));
-    scene = {
-      id: "classroom",
-      case: "landscape",
-      width: 1920,
-      height: 1080,
-      seed: 3,
-      faces: people.map((source, i) => ({
-        source,
-        width: [24, 32, 40, 48, 64, 96][i] as number,
-        x: 150 + 290 * i,
-        y: 200 + 110 * i,
-        vx: 0,
-        vy: 0,
-      })),
-    };
+    scene = await photoRowScene(
+      data as string,
+      [
+        { name: "leonard", width: 24 },
+        { name: "penny", width: 32 },
+        { name: "raj", width: 40 },
+        { name: "sheldon", width: 48 },
+        { name: "howard", width: 64 },
+        { name: "amy", width: 96 },
+      ],
+      { x: 150, y: 200, dx: 290, dy: 110 },
+    );
   });
 
   it("finds the faces, 24 to 96 px, once each and nothing else, in frame pixels", async () => {
