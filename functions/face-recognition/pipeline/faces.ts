@@ -136,13 +136,12 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
     ).withFaceDescriptors();
     return results.map((r) => r.descriptor);
   };
+  /** Detection alone, with these detector options. */
+  const locateWith = async (input: tfjs.Tensor3D, passOptions: object): Promise<LocatedFace[]> =>
+    (await faceapi.detectAllFaces(input, passOptions)).map((d) => ({ box: plainBox(d.box), score: d.score }));
   const passes: Passes = {
     tf,
-    locate: async (input: tfjs.Tensor3D, inputSize: number) =>
-      (await faceapi.detectAllFaces(input, tinyOptions(inputSize))).map((d) => ({
-        box: plainBox(d.box),
-        score: d.score,
-      })),
+    locate: (input: tfjs.Tensor3D, inputSize: number) => locateWith(input, tinyOptions(inputSize)),
     describeAt,
     blazeFace,
     toTensor,
@@ -182,8 +181,6 @@ async function createEngine(options: EngineOptions): Promise<FaceEngine> {
     return { faces: (await fullFrame(secondOptions)).filter((f) => f.box.width >= closeUp), searched };
   }
   const describe = (image: RgbImage, faces: LocatedFace[]) => describeFaces(passes, image, faces);
-  const locateWith = async (input: tfjs.Tensor3D, passOptions: object): Promise<LocatedFace[]> =>
-    (await faceapi.detectAllFaces(input, passOptions)).map((d) => ({ box: plainBox(d.box), score: d.score }));
 
   const engine: FaceEngine = {
     backend: tf.getBackend(),
