@@ -184,38 +184,41 @@ export function squareTiles(width: number, height: number, side: number, overlap
 }
 
 /** The net's rows for each image (squares, resized to the input), as runTiles gives them. */
-async function runImages(tf: Tf, model: GraphModel, images: RgbImage[], input: number, both: boolean) {
-  const output = tf.tidy(() => {
-    const batch = tf.stack(
-      images.map((image) =>
-        tf.image.resizeBilinear(
-          tf.tensor3d(
-            new Uint8Array(image.rgb.buffer, image.rgb.byteOffset, image.rgb.byteLength),
-            [image.height, image.width, 3],
-            "int32",
+function runImages(tf: Tf, model: GraphModel, images: RgbImage[], input: number, both: boolean) {
+  return runBatch(
+    tf,
+    model,
+    both,
+    () =>
+      tf.stack(
+        images.map((image) =>
+          tf.image.resizeBilinear(
+            tf.tensor3d(
+              new Uint8Array(image.rgb.buffer, image.rgb.byteOffset, image.rgb.byteLength),
+              [image.height, image.width, 3],
+              "int32",
+            ),
+            [input, input],
           ),
-          [input, input],
         ),
-      ),
-    );
-    const result = model.execute(tf.sub(tf.div(batch, 127.5), 1));
-    return rows(tf, Array.isArray(result) ? result : [result], both);
-  });
-  try {
-    return await output.data<"float32">();
-  } finally {
-    output.dispose();
-  }
+      ) as tfjs.Tensor4D,
+  );
 }
 
 /** The net's rows for each tile, [tiles, anchors, 17] as one flat array (logit, box, keypoints). */
-async function runTiles(tf: Tf, model: GraphModel, frame: tfjs.Tensor4D, tiles: Box[], input: number, both: boolean) {
+function runTiles(tf: Tf, model: GraphModel, frame: tfjs.Tensor4D, tiles: Box[], input: number, both: boolean) {
   const [, height, width] = frame.shape;
-  const output = tf.tidy(() => {
+  return runBatch(tf, model, both, () => {
     const boxes = tiles.map((t) => [t.y / height, t.x / width, (t.y + t.height) / height, (t.x + t.width) / width]);
-    const crops = tf.image.cropAndResize(frame, boxes, new Array(tiles.length).fill(0), [input, input]);
+    return tf.image.cropAndResize(frame, boxes, new Array(tiles.length).fill(0), [input, input]);
+  });
+}
+
+/** The net on one batch of input-sized images (0–255), its rows read back and every tensor disposed. */
+async function runBatch(tf: Tf, model: GraphModel, both: boolean, batch: () => tfjs.Tensor4D) {
+  const output = tf.tidy(() => {
     // MediaPipe's detectors take pixels scaled to [-1, 1].
-    const result = model.execute(tf.sub(tf.div(crops, 127.5), 1));
+    const result = model.execute(tf.sub(tf.div(batch(), 127.5), 1));
     return rows(tf, Array.isArray(result) ? result : [result], both);
   });
   try {
